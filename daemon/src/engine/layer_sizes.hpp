@@ -1,0 +1,24 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/records.hpp"
+
+namespace imagegc::engine {
+
+// Per-layer sizes for an image's RootFS.Layers from its history. The history endpoint lists
+// every build step (newest first) and gives 0 for steps that made no layer, so which entries
+// are layers must be inferred: see the definition for the rules. Returns one size per diff ID,
+// base layer first. `total_size` (the image's Size) is used to check the result.
+struct LayerSizes {
+  std::vector<std::int64_t> sizes;
+  bool consistent = true; // false when the sizes do not add up to total_size
+};
+
+LayerSizes layer_sizes_from_history(const std::vector<std::string>& diff_ids,
+                                    const std::vector<HistoryEntry>& history_newest_first,
+                                    std::int64_t total_size);
+
+} // namespace imagegc::engine

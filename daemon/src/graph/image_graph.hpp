@@ -1,0 +1,145 @@
+#pragma once
+// The in-memory picture of an engine's images: parent/child edges, layer chains, tags and the
+// containers that reference each image. One thread owns a graph; it has no locks.
+//
+// Definitions (../shared/DESIGN.md, moby's own rules):
+//  - tagged:       at least one repo:tag reference.
+//  - dangling:     no tag and no child image (digest-only references still count as dangling).
+//  - intermediate: no tag but at least one child (legacy builder steps).
+//  - in use:       referenced by any container, running or stopped.
+//  - unused:       tagged or dangling (not intermediate) and not in use.
+// Layers are shared by chain: two images share a layer only when they share the whole prefix of
+// diff IDs up to it. A layer's bytes are freed only when no remaining image uses its chain.
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace imagegc::graph {
+
+enum class ImageState { tagged, dangling, intermediate };
+
+std::string_view to_string(ImageState state);
+
+struct Layer {
+  std::string diff_id;
+  std::int64_t size = 0;
+
+  bool operator==(const Layer&) const = default;
+};
+
+// What the graph knows of one image. Children and containers are derived and kept by the graph.
+struct Image {
+  std::string id;     // "sha256:<hex>"
+  std::string parent; // "" when none
+  std::vector<std::string> tags;    // "repo:tag", sorted, unique
+  std::vector<std::string> digests; // "repo@sha256:...", sorted, unique
+  std::int64_t created = 0;         // unix seconds
+  std::optional<std::int64_t> last_tag_time;
+  std::map<std::string, std::string> labels;
+  std::vector<Layer> layers; // base first; an image ID's layers never change
+
+  bool operator==(const Image&) const = default;
+};
+
+struct ContainerRef {
+  std::string id;
+  std::string image_id;
+  bool running = false;
+
+  bool operator==(const ContainerRef&) const = default;
+};
+
+struct ReclaimOptions {
+  // When false, containers are ignored: "what would this free if nothing used it".
+  bool respect_containers = true;
+};
+
+class ImageGraph {
+public:
+  ImageGraph();
+  ~ImageGraph();
+  ImageGraph(const ImageGraph&);
+  ImageGraph& operator=(const ImageGraph&);
+  ImageGraph(ImageGraph&&) noexcept;
+  ImageGraph& operator=(ImageGraph&&) noexcept;
+
+  // --- changes -------------------------------------------------------------------------------
+
+  // Adds or replaces an image. Tags and digests it carries are taken away from any other image
+  // (a reference names exactly one image: a tag moved by a rebuild sends no untag event).
+  void upsert_image(Image image);
+  // Removes an image; its children keep their parent ID (as the engine reports them).
+  bool remove_image(std::string_view id);
+  // Replaces the references of a known image; same move semantics as upsert_image.
+  bool set_references(std::string_view id, std::vector<std::string> tags,
+                      std::vector<std::string> digests);
+
+  void upsert_container(ContainerRef container);
+  bool remove_container(std::string_view container_id);
+  bool set_container_running(std::string_view container_id, bool running);
+
+  void clear();
+
+  // --- queries -------------------------------------------------------------------------------
+
+  [[nodiscard]] std::size_t image_count() const;
+  [[nodiscard]] std::size_t container_count() const;
+  [[nodiscard]] const Image* find_image(std::string_view id) const;
+  [[nodiscard]] const ContainerRef* find_container(std::string_view container_id) const;
+  // All image IDs, sorted.
+  [[nodiscard]] std::vector<std::string> image_ids() const;
+  // All containers, sorted by ID.
+  [[nodiscard]] std::vector<ContainerRef> containers() const;
+  // Image that owns `reference` ("repo:tag" or "repo@digest"), or nullptr.
+  [[nodiscard]] const Image* find_by_reference(std::string_view reference) const;
+
+  // Children present in the graph, sorted.
+  [[nodiscard]] std::vector<std::string> children(std::string_view id) const;
+  [[nodiscard]] ImageState state(std::string_view id) const;
+  [[nodiscard]] bool in_use(std::string_view id) const;
+  [[nodiscard]] std::size_t containers_using(std::string_view id) const;
+  [[nodiscard]] std::size_t running_containers_using(std::string_view id) const;
+
+  // IDs in each class, sorted.
+  [[nodiscard]] std::vector<std::string> dangling_images() const;
+  // Images `docker image prune -a` considers: not intermediate and not in use.
+  [[nodiscard]] std::vector<std::string> unused_images() const;
+
+  // Bytes of every distinct layer chain any image uses: the engine's /system/df LayersSize.
+  [[nodiscard]] std::int64_t layers_bytes() const;
+
+  // The images the engine really removes when asked to delete `requested` (without force, with
+  // parent pruning): an image goes when nothing keeps it (no container, every child gone); an
+  // untagged parent goes with its last child. Sorted.
+  [[nodiscard]] std::vector<std::string> removal_closure(std::span<const std::string> requested,
+                                                         ReclaimOptions options = {}) const;
+  // Bytes freed by deleting `requested`: layers used only by images in the removal closure.
+  [[nodiscard]] std::int64_t reclaimable_bytes(std::span<const std::string> requested,
+                                               ReclaimOptions options = {}) const;
+  // What `docker image prune` frees.
+  [[nodiscard]] std::int64_t dangling_reclaimable_bytes() const;
+  // What `docker image prune -a` frees.
+  [[nodiscard]] std::int64_t unused_reclaimable_bytes() const;
+  // Bytes that deleting this one image (and the parents it orphans) frees, containers ignored.
+  [[nodiscard]] std::int64_t unique_bytes(std::string_view id) const;
+
+  // Human-readable differences between two graphs ("image sha256:ab.. tags: [a] != [b]"), empty
+  // when equal. A re-list counts its corrections with this.
+  [[nodiscard]] static std::vector<std::string> differences(const ImageGraph& expected,
+                                                            const ImageGraph& actual);
+
+private:
+  struct State;
+  std::unique_ptr<State> m_state;
+};
+
+} // namespace imagegc::graph
