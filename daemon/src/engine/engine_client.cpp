@@ -1,0 +1,190 @@
+#include "engine/engine_client.hpp"
+
+#include <algorithm>
+
+#include "engine/json_ingest.hpp"
+#include "util/url.hpp"
+
+namespace imagegc::engine {
+
+namespace asio = boost::asio;
+
+namespace {
+
+util::Unexpected<Error> status_error(std::string_view what, const HttpResponse& response) {
+  return util::unexpected(Error{ErrorKind::http_status, response.status,
+                                std::string(what) + ": HTTP " + std::to_string(response.status) +
+                                    ": " + parse_error_message(response.body)});
+}
+
+// Turns a 200 body into a record with `parse`, any other status into an error.
+template <class Parse>
+auto parse_ok(std::string_view what, const HttpResponse& response, Parse parse)
+    -> decltype(parse(std::string_view{})) {
+  if (response.status != 200) {
+    return status_error(what, response);
+  }
+  auto parsed = parse(response.body);
+  if (!parsed) {
+    return util::unexpected(
+        Error{ErrorKind::malformed, 0, std::string(what) + ": " + parsed.error().message});
+  }
+  return parsed;
+}
+
+// Same, with 404 as "no such object".
+template <class Parse>
+auto parse_ok_or_absent(std::string_view what, const HttpResponse& response, Parse parse)
+    -> Result<std::optional<typename decltype(parse(std::string_view{}))::value_type>> {
+  using Value = typename decltype(parse(std::string_view{}))::value_type;
+  if (response.status == 404) {
+    return std::optional<Value>{};
+  }
+  auto parsed = parse_ok(what, response, parse);
+  if (!parsed) {
+    return util::unexpected(std::move(parsed).error());
+  }
+  return std::optional<Value>{std::move(*parsed)};
+}
+
+template <class Parse> using ParsedRecord = typename decltype(std::declval<Parse>()(std::string_view{}))::value_type;
+
+// GET `target` and parse a 200 answer.
+template <class Parse>
+asio::awaitable<Result<ParsedRecord<Parse>>> fetch(HttpConnection& connection, std::string target,
+                                                   std::string_view what, Parse parse) {
+  auto response = co_await connection.request("GET", std::move(target));
+  if (!response) {
+    co_return util::unexpected(std::move(response).error());
+  }
+  co_return parse_ok(what, *response, parse);
+}
+
+// GET `target` and parse a 200 answer; 404 is nullopt.
+template <class Parse>
+asio::awaitable<Result<std::optional<ParsedRecord<Parse>>>>
+fetch_if_present(HttpConnection& connection, std::string target, std::string_view what,
+                 Parse parse) {
+  auto response = co_await connection.request("GET", std::move(target));
+  if (!response) {
+    co_return util::unexpected(std::move(response).error());
+  }
+  co_return parse_ok_or_absent(what, *response, parse);
+}
+
+} // namespace
+
+EngineClient::EngineClient(asio::any_io_executor executor, Endpoint endpoint, HttpLimits limits)
+    : m_connection(std::move(executor), std::move(endpoint), limits) {}
+
+std::string EngineClient::path(std::string_view suffix) const {
+  return "/v" + m_api_version.to_string() + std::string(suffix);
+}
+
+asio::awaitable<Result<ApiVersion>> EngineClient::negotiate() {
+  auto response = co_await m_connection.request("GET", "/_ping");
+  if (!response) {
+    co_return util::unexpected(std::move(response).error());
+  }
+  if (response->status != 200) {
+    co_return status_error("GET /_ping", *response);
+  }
+  const auto header = response->header("api-version");
+  const auto theirs = parse_api_version(header);
+  if (!theirs) {
+    co_return util::unexpected(
+        Error{ErrorKind::malformed, 0,
+              "the engine at " + endpoint().to_string() +
+                  " sent no usable Api-Version header (got \"" + header + "\")"});
+  }
+  if (*theirs < k_min_api_version) {
+    co_return util::unexpected(Error{ErrorKind::http_status, 0,
+                                     "the engine at " + endpoint().to_string() + " speaks API " +
+                                         theirs->to_string() + "; imagegc needs " +
+                                         k_min_api_version.to_string() + " or newer"});
+  }
+  m_api_version = std::min(*theirs, k_max_api_version);
+  co_return m_api_version;
+}
+
+asio::awaitable<Result<VersionInfo>> EngineClient::version() {
+  co_return co_await fetch(m_connection, path("/version"), "GET /version", parse_version);
+}
+
+asio::awaitable<Result<EngineInfo>> EngineClient::info() {
+  co_return co_await fetch(m_connection, path("/info"), "GET /info", parse_info);
+}
+
+asio::awaitable<Result<std::vector<ImageSummary>>> EngineClient::list_images(ImageListFilter filter) {
+  std::string target = path("/images/json?all=1");
+  if (filter == ImageListFilter::dangling_only) {
+    target = path("/images/json?filters=") + util::percent_encode(R"({"dangling":["true"]})");
+  }
+  co_return co_await fetch(m_connection, std::move(target), "GET /images/json", parse_image_list);
+}
+
+asio::awaitable<Result<std::optional<ImageDetails>>>
+EngineClient::inspect_image(std::string_view name) {
+  co_return co_await fetch_if_present(m_connection,
+                                      path("/images/" + util::percent_encode(name, true) + "/json"),
+                                      "GET /images/{name}/json", parse_image_details);
+}
+
+asio::awaitable<Result<std::optional<std::vector<HistoryEntry>>>>
+EngineClient::image_history(std::string_view name) {
+  co_return co_await fetch_if_present(
+      m_connection, path("/images/" + util::percent_encode(name, true) + "/history"),
+      "GET /images/{name}/history", parse_image_history);
+}
+
+asio::awaitable<Result<std::vector<ContainerSummary>>> EngineClient::list_containers() {
+  co_return co_await fetch(m_connection, path("/containers/json?all=1"), "GET /containers/json",
+                           parse_container_list);
+}
+
+asio::awaitable<Result<std::optional<ContainerDetails>>>
+EngineClient::inspect_container(std::string_view id) {
+  co_return co_await fetch_if_present(m_connection,
+                                      path("/containers/" + util::percent_encode(id) + "/json"),
+                                      "GET /containers/{id}/json", parse_container_details);
+}
+
+asio::awaitable<Result<DeleteOutcome>> EngineClient::delete_image(std::string_view name,
+                                                                  bool prune_parents) {
+  // force is never sent: an engine conflict means the image stays.
+  std::string target = path("/images/" + util::percent_encode(name, true));
+  if (!prune_parents) {
+    target += "?noprune=1";
+  }
+  auto response = co_await m_connection.request("DELETE", std::move(target));
+  if (!response) {
+    co_return util::unexpected(std::move(response).error());
+  }
+  DeleteOutcome outcome;
+  switch (response->status) {
+  case 200: {
+    auto parsed = parse_delete_response(response->body);
+    if (!parsed) {
+      co_return util::unexpected(std::move(parsed).error());
+    }
+    outcome.response = std::move(*parsed);
+    co_return outcome;
+  }
+  case 404:
+    outcome.kind = DeleteOutcome::Kind::not_found;
+    outcome.message = parse_error_message(response->body);
+    co_return outcome;
+  case 409:
+    outcome.kind = DeleteOutcome::Kind::conflict;
+    outcome.message = parse_error_message(response->body);
+    co_return outcome;
+  default:
+    co_return status_error("DELETE /images/{name}", *response);
+  }
+}
+
+asio::awaitable<Result<DiskUsage>> EngineClient::disk_usage() {
+  co_return co_await fetch(m_connection, path("/system/df"), "GET /system/df", parse_disk_usage);
+}
+
+} // namespace imagegc::engine

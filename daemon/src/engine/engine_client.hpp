@@ -1,0 +1,71 @@
+#pragma once
+
+#include "util/asio.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/endpoint.hpp"
+#include "engine/error.hpp"
+#include "engine/http_connection.hpp"
+#include "engine/records.hpp"
+
+namespace imagegc::engine {
+
+// The API versions imagegc speaks. Below the minimum the field shapes differ too much; above the
+// maximum the engine answers the maximum's shapes because the path says which version we want.
+inline constexpr ApiVersion k_min_api_version{1, 41};
+inline constexpr ApiVersion k_max_api_version{1, 52};
+
+struct DeleteOutcome {
+  enum class Kind {
+    deleted,   // 200: some references untagged and/or images deleted
+    not_found, // 404: already gone
+    conflict,  // 409: kept by the engine (a container, a child, several repositories)
+  };
+  Kind kind = Kind::deleted;
+  DeleteResponse response; // Kind::deleted
+  std::string message;     // the engine's reason for not_found / conflict
+};
+
+enum class ImageListFilter { all, dangling_only };
+
+// Typed calls to the Docker Engine API over one keep-alive connection. Call negotiate() first:
+// every other path is prefixed with the negotiated /v1.NN/. Not thread-safe; sequential use.
+class EngineClient {
+public:
+  EngineClient(boost::asio::any_io_executor executor, Endpoint endpoint, HttpLimits limits = {});
+
+  // GET /_ping; picks min(k_max_api_version, engine's Api-Version). Fails when the engine is
+  // older than k_min_api_version.
+  boost::asio::awaitable<Result<ApiVersion>> negotiate();
+  [[nodiscard]] ApiVersion api_version() const { return m_api_version; }
+  [[nodiscard]] const Endpoint& endpoint() const { return m_connection.endpoint(); }
+  [[nodiscard]] std::size_t connections_opened() const { return m_connection.connections_opened(); }
+
+  boost::asio::awaitable<Result<VersionInfo>> version();
+  boost::asio::awaitable<Result<EngineInfo>> info();
+  boost::asio::awaitable<Result<std::vector<ImageSummary>>>
+  list_images(ImageListFilter filter = ImageListFilter::all);
+  // nullopt when the engine has no such image (404).
+  boost::asio::awaitable<Result<std::optional<ImageDetails>>> inspect_image(std::string_view name);
+  boost::asio::awaitable<Result<std::optional<std::vector<HistoryEntry>>>>
+  image_history(std::string_view name);
+  boost::asio::awaitable<Result<std::vector<ContainerSummary>>> list_containers();
+  boost::asio::awaitable<Result<std::optional<ContainerDetails>>>
+  inspect_container(std::string_view id);
+  // Never forces. 404 and 409 are outcomes, not errors.
+  boost::asio::awaitable<Result<DeleteOutcome>> delete_image(std::string_view name,
+                                                             bool prune_parents = true);
+  boost::asio::awaitable<Result<DiskUsage>> disk_usage();
+
+private:
+  std::string path(std::string_view suffix) const;
+
+  HttpConnection m_connection;
+  ApiVersion m_api_version = k_min_api_version;
+};
+
+} // namespace imagegc::engine

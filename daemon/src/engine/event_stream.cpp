@@ -1,0 +1,181 @@
+#include "engine/event_stream.hpp"
+
+#include <array>
+#include <cstdio>
+#include <string>
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "engine/detail/engine_stream.hpp"
+#include "engine/json_ingest.hpp"
+#include "util/url.hpp"
+
+namespace imagegc::engine {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using boost::system::error_code;
+
+std::string format_since(std::int64_t time_nano) {
+  std::array<char, 48> text{};
+  std::snprintf(text.data(), text.size(), "%lld.%09lld",
+                static_cast<long long>(time_nano / 1'000'000'000),
+                static_cast<long long>(time_nano % 1'000'000'000));
+  return text.data();
+}
+
+namespace {
+
+// Splits the decoded body into lines, bounded by max_line_bytes.
+class LineSplitter {
+public:
+  LineSplitter(EventSink& sink, std::size_t max_line_bytes)
+      : m_sink(sink), m_max_line_bytes(max_line_bytes) {}
+
+  void feed(std::string_view data) {
+    while (!data.empty()) {
+      const auto newline = data.find('\n');
+      const auto piece = data.substr(0, newline);
+      if (m_discarding) {
+        m_discarded += piece.size();
+      } else if (m_line.size() + piece.size() > m_max_line_bytes) {
+        m_discarding = true;
+        m_discarded = m_line.size() + piece.size();
+        m_line.clear();
+        m_line.shrink_to_fit();
+      } else {
+        m_line.append(piece);
+      }
+      if (newline == std::string_view::npos) {
+        return;
+      }
+      end_line();
+      data.remove_prefix(newline + 1);
+    }
+  }
+
+private:
+  void end_line() {
+    if (m_discarding) {
+      if (m_sink.on_oversized_line) {
+        m_sink.on_oversized_line(m_discarded);
+      }
+      m_discarding = false;
+      m_discarded = 0;
+    } else if (!m_line.empty() && m_line != "\r") {
+      m_sink.on_line(m_line);
+    }
+    m_line.clear();
+  }
+
+  EventSink& m_sink;
+  std::size_t m_max_line_bytes;
+  std::string m_line;
+  bool m_discarding = false;
+  std::size_t m_discarded = 0;
+};
+
+} // namespace
+
+struct EventStream::Impl {
+  Impl(asio::any_io_executor executor, Endpoint endpoint_)
+      : stream(std::move(executor)), endpoint(std::move(endpoint_)) {}
+
+  detail::EngineStream stream;
+  Endpoint endpoint;
+};
+
+EventStream::EventStream(asio::any_io_executor executor, Endpoint endpoint)
+    : m_impl(std::make_unique<Impl>(std::move(executor), std::move(endpoint))) {}
+
+EventStream::~EventStream() = default;
+
+void EventStream::cancel() {
+  error_code ignored;
+  m_impl->stream.socket().shutdown(asio::socket_base::shutdown_both, ignored);
+  m_impl->stream.close();
+}
+
+asio::awaitable<Result<void>> EventStream::run(const EventSubscription& subscription,
+                                               EventSink& sink) {
+  auto& stream = m_impl->stream;
+  const auto& endpoint = m_impl->endpoint;
+  constexpr std::chrono::seconds k_connect_timeout{30};
+
+  stream.expires_after(k_connect_timeout);
+  if (auto connected = co_await detail::connect(stream, endpoint); !connected) {
+    stream.close();
+    co_return connected;
+  }
+
+  std::string target = "/v" + subscription.api_version.to_string() + "/events?filters=" +
+                       util::percent_encode(R"({"type":["image","container"]})");
+  if (subscription.since_nano) {
+    target += "&since=" + format_since(*subscription.since_nano);
+  }
+  http::request<http::empty_body> request{http::verb::get, target, 11};
+  request.set(http::field::host, detail::host_header(endpoint));
+  request.set(http::field::user_agent, "imagegc/" IMAGEGC_VERSION);
+
+  error_code ec;
+  co_await http::async_write(stream, request, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    stream.close();
+    co_return util::unexpected(detail::transport_error(endpoint, "cannot subscribe to events at", ec));
+  }
+
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none); // the stream never ends on its own
+  co_await http::async_read_header(stream, buffer, parser,
+                                   asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    stream.close();
+    co_return util::unexpected(detail::transport_error(endpoint, "no events answer from", ec));
+  }
+  // The engine sends nothing while nothing happens: no read timeout once subscribed.
+  stream.expires_never();
+
+  const int status = static_cast<int>(parser.get().result_int());
+  LineSplitter splitter(sink, subscription.max_line_bytes);
+  std::string error_body;
+  if (status == 200 && sink.on_subscribed) {
+    sink.on_subscribed();
+  }
+
+  std::array<char, 64 * 1024> chunk{};
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk.data();
+    parser.get().body().size = chunk.size();
+    co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == http::error::need_buffer) {
+      ec = {};
+    }
+    const std::size_t received = chunk.size() - parser.get().body().size;
+    const std::string_view data(chunk.data(), received);
+    if (status == 200) {
+      splitter.feed(data);
+    } else if (error_body.size() < 64 * 1024) {
+      error_body.append(data);
+    }
+    if (ec) {
+      break;
+    }
+  }
+  stream.close();
+
+  if (status != 200) {
+    co_return util::unexpected(Error{ErrorKind::http_status, status,
+                                     "GET /events: HTTP " + std::to_string(status) + ": " +
+                                         parse_error_message(error_body)});
+  }
+  if (ec && ec != http::error::end_of_stream) {
+    co_return util::unexpected(detail::transport_error(endpoint, "events stream from", ec));
+  }
+  co_return util::unexpected(
+      Error{ErrorKind::transport, 0, "the engine at " + endpoint.to_string() + " ended the events stream"});
+}
+
+} // namespace imagegc::engine

@@ -1,0 +1,134 @@
+#include "engine/http_connection.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <optional>
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "engine/detail/engine_stream.hpp"
+
+namespace imagegc::engine {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using boost::system::error_code;
+
+std::string HttpResponse::header(std::string_view lower_case_name) const {
+  const auto it = headers.find(lower_case_name);
+  return it == headers.end() ? std::string{} : it->second;
+}
+
+struct HttpConnection::Impl {
+  Impl(asio::any_io_executor executor, Endpoint endpoint_, HttpLimits limits_)
+      : stream(std::move(executor)), endpoint(std::move(endpoint_)), limits(limits_) {}
+
+  detail::EngineStream stream;
+  Endpoint endpoint;
+  HttpLimits limits;
+  beast::flat_buffer buffer;
+  bool connected = false;
+  std::size_t connections_opened = 0;
+
+  void drop() {
+    error_code ignored;
+    stream.socket().shutdown(asio::socket_base::shutdown_both, ignored);
+    stream.close();
+    buffer.clear();
+    connected = false;
+  }
+
+  // One attempt. `reused` tells the caller whether it went over a connection opened for an
+  // earlier request: such a connection may have been closed by the engine while idle.
+  asio::awaitable<Result<HttpResponse>> attempt(http::verb method, const std::string& target,
+                                                const std::string& body, bool& reused) {
+    reused = connected;
+    if (!connected) {
+      stream.expires_after(limits.timeout);
+      if (auto result = co_await detail::connect(stream, endpoint); !result) {
+        stream.close();
+        co_return util::unexpected(result.error());
+      }
+      connected = true;
+      ++connections_opened;
+    }
+
+    http::request<http::string_body> request{method, target, 11};
+    request.set(http::field::host, detail::host_header(endpoint));
+    request.set(http::field::user_agent, "imagegc/" IMAGEGC_VERSION);
+    request.keep_alive(true);
+    if (!body.empty()) {
+      request.set(http::field::content_type, "application/json");
+      request.body() = body;
+    }
+    request.prepare_payload();
+
+    error_code ec;
+    stream.expires_after(limits.timeout);
+    co_await http::async_write(stream, request, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      drop();
+      co_return util::unexpected(detail::transport_error(endpoint, "cannot send to", ec));
+    }
+
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(limits.max_body_bytes);
+    co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      drop();
+      if (ec == http::error::body_limit) {
+        co_return util::unexpected(Error{ErrorKind::malformed, 0,
+                                         "response to " + target + " exceeds " +
+                                             std::to_string(limits.max_body_bytes) + " bytes"});
+      }
+      co_return util::unexpected(detail::transport_error(endpoint, "no answer from", ec));
+    }
+
+    auto message = parser.release();
+    HttpResponse response;
+    response.status = static_cast<int>(message.result_int());
+    for (const auto& field : message) {
+      std::string name(field.name_string());
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      response.headers.emplace(std::move(name), std::string(field.value()));
+    }
+    response.body = std::move(message.body());
+    if (!message.keep_alive()) {
+      drop();
+    }
+    co_return response;
+  }
+};
+
+HttpConnection::HttpConnection(asio::any_io_executor executor, Endpoint endpoint, HttpLimits limits)
+    : m_impl(std::make_unique<Impl>(std::move(executor), std::move(endpoint), limits)) {}
+
+HttpConnection::~HttpConnection() = default;
+
+asio::awaitable<Result<HttpResponse>> HttpConnection::request(std::string_view method,
+                                                              std::string target,
+                                                              std::string body) {
+  const http::verb verb = http::string_to_verb(method);
+  bool reused = false;
+  auto result = co_await m_impl->attempt(verb, target, body, reused);
+  // An idle keep-alive connection the engine closed fails on first use: try once on a new one.
+  if (!result && result.error().kind == ErrorKind::transport && reused) {
+    result = co_await m_impl->attempt(verb, target, body, reused);
+  }
+  co_return result;
+}
+
+void HttpConnection::close() {
+  if (m_impl->connected) {
+    m_impl->drop();
+  }
+}
+
+const Endpoint& HttpConnection::endpoint() const { return m_impl->endpoint; }
+
+std::size_t HttpConnection::connections_opened() const { return m_impl->connections_opened; }
+
+} // namespace imagegc::engine

@@ -1,0 +1,52 @@
+#pragma once
+
+#include "util/asio.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "engine/endpoint.hpp"
+#include "engine/error.hpp"
+
+namespace imagegc::engine {
+
+struct HttpResponse {
+  int status = 0;
+  std::map<std::string, std::string, std::less<>> headers; // names in lower case
+  std::string body;
+
+  [[nodiscard]] std::string header(std::string_view lower_case_name) const;
+};
+
+struct HttpLimits {
+  std::size_t max_body_bytes = std::size_t{1} << 30;
+  std::chrono::seconds timeout{120};
+};
+
+// One keep-alive HTTP/1.1 connection to the engine. Requests are sequential: await one before
+// sending the next. When the engine has closed an idle connection, the request is sent again on a
+// fresh one. Not thread-safe: use it from the executor it was made with.
+class HttpConnection {
+public:
+  HttpConnection(boost::asio::any_io_executor executor, Endpoint endpoint, HttpLimits limits = {});
+  ~HttpConnection();
+  HttpConnection(const HttpConnection&) = delete;
+  HttpConnection& operator=(const HttpConnection&) = delete;
+
+  boost::asio::awaitable<Result<HttpResponse>> request(std::string_view method, std::string target,
+                                                       std::string body = {});
+  void close();
+  [[nodiscard]] const Endpoint& endpoint() const;
+  // Connections opened so far (1 when keep-alive held for the whole session).
+  [[nodiscard]] std::size_t connections_opened() const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> m_impl;
+};
+
+} // namespace imagegc::engine

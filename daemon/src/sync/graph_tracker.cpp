@@ -1,0 +1,281 @@
+#include "sync/graph_tracker.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <unordered_set>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include "engine/engine_client.hpp"
+#include "engine/event_stream.hpp"
+#include "engine/json_ingest.hpp"
+#include "sync/event_applier.hpp"
+#include "sync/graph_loader.hpp"
+
+namespace imagegc::sync {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// The engine replays `since` inclusively, so the events of the last timestamp seen come again
+// after a reconnect; they are recognised by their whole identity at that timestamp.
+class ReplayFilter {
+public:
+  // True when the event was already seen.
+  bool seen(const engine::Event& event) {
+    if (event.time_nano < m_last_nano) {
+      return true;
+    }
+    std::string key = event.type + '\n' + event.action + '\n' + event.actor_id;
+    if (event.time_nano > m_last_nano) {
+      m_last_nano = event.time_nano;
+      m_keys_at_last.clear();
+    }
+    return !m_keys_at_last.insert(std::move(key)).second;
+  }
+
+  [[nodiscard]] std::optional<std::int64_t> resume_from() const {
+    return m_last_nano > 0 ? std::optional<std::int64_t>{m_last_nano} : std::nullopt;
+  }
+
+private:
+  std::int64_t m_last_nano = 0;
+  std::unordered_set<std::string> m_keys_at_last;
+};
+
+} // namespace
+
+struct GraphTracker::Impl {
+  Impl(asio::any_io_executor executor_, engine::Endpoint endpoint_, TrackerOptions options_)
+      : executor(std::move(executor_)), endpoint(std::move(endpoint_)), options(options_),
+        client(executor, endpoint), wakeup(executor) {}
+
+  asio::any_io_executor executor;
+  engine::Endpoint endpoint;
+  TrackerOptions options;
+  engine::EngineClient client;
+  graph::ImageGraph graph;
+  TrackerStats stats;
+  std::string last_error;
+  bool ready = false;
+  bool stopping = false;
+  bool need_sync = false;
+  bool synced_once = false;
+  asio::steady_timer wakeup;
+  std::deque<std::string> queue;
+  ReplayFilter replay;
+  engine::EventStream* current_stream = nullptr;
+  Clock::time_point next_resync = Clock::time_point::max();
+  std::function<void()> changed;
+
+  void wake() { wakeup.cancel(); }
+
+  asio::awaitable<void> sleep_until(Clock::time_point deadline) {
+    boost::system::error_code ignored;
+    wakeup.expires_at(deadline);
+    co_await wakeup.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
+
+  void record_error(std::string_view what, const engine::Error& error) {
+    ++stats.engine_errors;
+    if (last_error != error.message) {
+      spdlog::warn("{}: {}", what, error.message);
+    }
+    last_error = error.message;
+  }
+
+  void notify() {
+    if (changed) {
+      changed();
+    }
+  }
+
+  // A re-list; false when the engine could not be read.
+  asio::awaitable<bool> resync() {
+    auto fresh = co_await load_graph(client, graph);
+    if (!fresh) {
+      record_error("re-list failed", fresh.error());
+      co_return false;
+    }
+    if (synced_once) {
+      const auto corrections = graph::ImageGraph::differences(graph, *fresh);
+      stats.resync_corrections += corrections.size();
+      if (!corrections.empty()) {
+        spdlog::info("re-list corrected {} difference(s) the events did not show, e.g. {}",
+                     corrections.size(), corrections.front());
+      }
+    }
+    graph = std::move(*fresh);
+    synced_once = true;
+    ++stats.resyncs;
+    ready = true;
+    last_error.clear();
+    next_resync = Clock::now() + options.resync_interval;
+    spdlog::debug("re-list done: {} images, {} containers", graph.image_count(),
+                  graph.container_count());
+    notify();
+    co_return true;
+  }
+
+  // One line of the events stream; false when the engine could not be read.
+  asio::awaitable<bool> handle_line(const std::string& line) {
+    ++stats.events_received;
+    auto event = engine::parse_event(line);
+    if (!event) {
+      ++stats.events_malformed;
+      spdlog::warn("skipped a malformed event ({}): {:.200}", event.error().message, line);
+      co_return true;
+    }
+    if (replay.seen(*event)) {
+      ++stats.events_duplicate;
+      co_return true;
+    }
+    if (effect_of(*event).kind == EventEffect::Kind::none) {
+      ++stats.events_ignored;
+      co_return true;
+    }
+    auto applied = co_await apply_event(client, graph, *event);
+    if (!applied) {
+      record_error("applying a " + event->type + " " + event->action + " event failed",
+                   applied.error());
+      // A broken answer about one object is not a broken engine: the next re-list repairs it.
+      co_return applied.error().kind == engine::ErrorKind::malformed;
+    }
+    ++stats.events_applied;
+    notify();
+    co_return true;
+  }
+
+  // One connection's life: subscribe, re-list, apply events until the stream ends or fails.
+  // Returns whether it got as far as a completed re-list.
+  asio::awaitable<bool> session() {
+    auto version = co_await client.negotiate();
+    if (!version) {
+      record_error("engine unavailable", version.error());
+      co_return false;
+    }
+
+    engine::EventStream stream(executor, endpoint);
+    current_stream = &stream;
+    bool done = false;
+    engine::Result<void> stream_result;
+    engine::EventSink sink;
+    sink.on_subscribed = [this] {
+      ++stats.connections;
+      spdlog::info("subscribed to events at {} (API {}){}", endpoint.to_string(),
+                   client.api_version().to_string(), stats.connections > 1 ? ", reconnected" : "");
+      need_sync = true; // the engine keeps 256 events and sends no untag when a tag moves
+      wake();
+    };
+    sink.on_line = [this](std::string_view line) {
+      queue.emplace_back(line);
+      wake();
+    };
+    sink.on_oversized_line = [this](std::size_t bytes) {
+      ++stats.oversized_lines;
+      spdlog::warn("discarded an events-stream line of {} bytes (over the limit)", bytes);
+    };
+    const engine::EventSubscription subscription{*version, replay.resume_from()};
+    asio::co_spawn(
+        executor,
+        [&]() -> asio::awaitable<void> {
+          stream_result = co_await stream.run(subscription, sink);
+          done = true;
+          wake();
+        },
+        asio::detached);
+
+    bool healthy = true;
+    bool synced = false;
+    for (;;) {
+      if (stopping || !healthy) {
+        stream.cancel();
+        if (done) {
+          break;
+        }
+        co_await sleep_until(Clock::now() + std::chrono::seconds(1));
+        continue;
+      }
+      if (need_sync) {
+        need_sync = false;
+        healthy = co_await resync();
+        synced = synced || healthy;
+        continue;
+      }
+      if (!queue.empty()) {
+        const std::string line = std::move(queue.front());
+        queue.pop_front();
+        healthy = co_await handle_line(line);
+        continue;
+      }
+      if (done) {
+        break;
+      }
+      co_await sleep_until(next_resync);
+      if (Clock::now() >= next_resync) {
+        need_sync = true;
+      }
+    }
+    current_stream = nullptr;
+    queue.clear();
+    need_sync = false;
+    ready = false;
+    if (!stream_result && !stopping) {
+      record_error("events stream lost", stream_result.error());
+    }
+    co_return synced;
+  }
+};
+
+GraphTracker::GraphTracker(asio::any_io_executor executor, engine::Endpoint endpoint,
+                           TrackerOptions options)
+    : m_impl(std::make_unique<Impl>(std::move(executor), std::move(endpoint), options)) {}
+
+GraphTracker::~GraphTracker() = default;
+
+asio::awaitable<void> GraphTracker::run() {
+  Impl& impl = *m_impl;
+  int failures = 0;
+  while (!impl.stopping) {
+    const bool synced = co_await impl.session();
+    if (impl.stopping) {
+      break;
+    }
+    failures = synced ? 0 : std::min(failures + 1, 30);
+    const auto delay = std::min<std::chrono::milliseconds>(
+        impl.options.backoff_max, impl.options.backoff_initial * (std::int64_t{1} << std::min(failures, 20)));
+    co_await impl.sleep_until(Clock::now() + delay);
+  }
+}
+
+void GraphTracker::stop() {
+  m_impl->stopping = true;
+  if (m_impl->current_stream != nullptr) {
+    m_impl->current_stream->cancel();
+  }
+  m_impl->wake();
+}
+
+void GraphTracker::request_resync() {
+  m_impl->need_sync = true;
+  m_impl->wake();
+}
+
+const graph::ImageGraph& GraphTracker::graph() const { return m_impl->graph; }
+const TrackerStats& GraphTracker::stats() const { return m_impl->stats; }
+bool GraphTracker::ready() const { return m_impl->ready; }
+engine::ApiVersion GraphTracker::api_version() const { return m_impl->client.api_version(); }
+const std::string& GraphTracker::last_error() const { return m_impl->last_error; }
+
+void GraphTracker::on_graph_changed(std::function<void()> callback) {
+  m_impl->changed = std::move(callback);
+}
+
+} // namespace imagegc::sync

@@ -1,0 +1,23 @@
+#pragma once
+
+#include "util/asio.hpp"
+
+#include <optional>
+#include <string_view>
+
+#include "engine/engine_client.hpp"
+#include "graph/image_graph.hpp"
+
+namespace imagegc::sync {
+
+// Reads one image from the engine as the graph holds it: inspect for references, parent, labels
+// and diff IDs; history for the layer sizes. An image ID's layers never change, so when `known`
+// already holds the image its layers are reused and history is not fetched again.
+// nullopt when the engine has no such image.
+boost::asio::awaitable<engine::Result<std::optional<graph::Image>>>
+read_image(engine::EngineClient& client, std::string_view name, const graph::ImageGraph& known);
+
+// The graph form of an engine image, given its layer sizes.
+graph::Image to_graph_image(const engine::ImageDetails& details, std::vector<graph::Layer> layers);
+
+} // namespace imagegc::sync
