@@ -9,6 +9,7 @@
 
 #include "engine/detail/engine_stream.hpp"
 #include "engine/json_ingest.hpp"
+#include "engine/line_splitter.hpp"
 #include "util/url.hpp"
 
 namespace imagegc::engine {
@@ -25,59 +26,6 @@ std::string format_since(std::int64_t time_nano) {
                 static_cast<long long>(time_nano % 1'000'000'000));
   return text.data();
 }
-
-namespace {
-
-// Splits the decoded body into lines, bounded by max_line_bytes.
-class LineSplitter {
-public:
-  LineSplitter(EventSink& sink, std::size_t max_line_bytes)
-      : m_sink(sink), m_max_line_bytes(max_line_bytes) {}
-
-  void feed(std::string_view data) {
-    while (!data.empty()) {
-      const auto newline = data.find('\n');
-      const auto piece = data.substr(0, newline);
-      if (m_discarding) {
-        m_discarded += piece.size();
-      } else if (m_line.size() + piece.size() > m_max_line_bytes) {
-        m_discarding = true;
-        m_discarded = m_line.size() + piece.size();
-        m_line.clear();
-        m_line.shrink_to_fit();
-      } else {
-        m_line.append(piece);
-      }
-      if (newline == std::string_view::npos) {
-        return;
-      }
-      end_line();
-      data.remove_prefix(newline + 1);
-    }
-  }
-
-private:
-  void end_line() {
-    if (m_discarding) {
-      if (m_sink.on_oversized_line) {
-        m_sink.on_oversized_line(m_discarded);
-      }
-      m_discarding = false;
-      m_discarded = 0;
-    } else if (!m_line.empty() && m_line != "\r") {
-      m_sink.on_line(m_line);
-    }
-    m_line.clear();
-  }
-
-  EventSink& m_sink;
-  std::size_t m_max_line_bytes;
-  std::string m_line;
-  bool m_discarding = false;
-  std::size_t m_discarded = 0;
-};
-
-} // namespace
 
 struct EventStream::Impl {
   Impl(asio::any_io_executor executor, Endpoint endpoint_)
@@ -139,7 +87,7 @@ asio::awaitable<Result<void>> EventStream::run(const EventSubscription& subscrip
   stream.expires_never();
 
   const int status = static_cast<int>(parser.get().result_int());
-  LineSplitter splitter(sink, subscription.max_line_bytes);
+  LineSplitter splitter(subscription.max_line_bytes, sink.on_line, sink.on_oversized_line);
   std::string error_body;
   if (status == 200 && sink.on_subscribed) {
     sink.on_subscribed();

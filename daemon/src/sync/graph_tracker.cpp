@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <deque>
-#include <unordered_set>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -16,41 +15,12 @@
 #include "engine/json_ingest.hpp"
 #include "sync/event_applier.hpp"
 #include "sync/graph_loader.hpp"
+#include "sync/replay_filter.hpp"
 
 namespace imagegc::sync {
 
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
-
-namespace {
-
-// The engine replays `since` inclusively, so the events of the last timestamp seen come again
-// after a reconnect; they are recognised by their whole identity at that timestamp.
-class ReplayFilter {
-public:
-  // True when the event was already seen.
-  bool seen(const engine::Event& event) {
-    if (event.time_nano < m_last_nano) {
-      return true;
-    }
-    std::string key = event.type + '\n' + event.action + '\n' + event.actor_id;
-    if (event.time_nano > m_last_nano) {
-      m_last_nano = event.time_nano;
-      m_keys_at_last.clear();
-    }
-    return !m_keys_at_last.insert(std::move(key)).second;
-  }
-
-  [[nodiscard]] std::optional<std::int64_t> resume_from() const {
-    return m_last_nano > 0 ? std::optional<std::int64_t>{m_last_nano} : std::nullopt;
-  }
-
-private:
-  std::int64_t m_last_nano = 0;
-  std::unordered_set<std::string> m_keys_at_last;
-};
-
-} // namespace
 
 struct GraphTracker::Impl {
   Impl(asio::any_io_executor executor_, engine::Endpoint endpoint_, TrackerOptions options_)

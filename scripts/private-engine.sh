@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# A private Docker engine for tests and the demo, never the system one: its own socket, data
+# root and exec root under DIR, no bridge and no iptables, so nothing leaves the machine.
+#
+#   scripts/private-engine.sh start DIR   # prints the DOCKER_HOST to use
+#   scripts/private-engine.sh stop DIR
+#
+# On start it imports busybox:latest from Debian's busybox-static (no registry is needed).
+set -euo pipefail
+
+command=${1:?usage: private-engine.sh start|stop DIR}
+dir=${2:?usage: private-engine.sh start|stop DIR}
+docker_cli=${IMAGEGC_DOCKER_CLI:-/usr/bin/docker}
+
+start() {
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  local socket=$dir/docker.sock
+  if [[ -f $dir/docker.pid ]] && kill -0 "$(cat "$dir/docker.pid")" 2>/dev/null; then
+    echo "unix://$socket"
+    return
+  fi
+  dockerd --host "unix://$socket" --data-root "$dir/data" --exec-root "$dir/exec" \
+    --pidfile "$dir/docker.pid" --bridge=none --iptables=false --ip6tables=false \
+    >"$dir/dockerd.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 300); do
+    if DOCKER_HOST=unix://$socket "$docker_cli" version >/dev/null 2>&1; then
+      break
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "dockerd exited; its log:" >&2
+      tail -n 30 "$dir/dockerd.log" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  if ! DOCKER_HOST=unix://$socket "$docker_cli" version >/dev/null 2>&1; then
+    echo "dockerd did not answer within 30 s; see $dir/dockerd.log" >&2
+    exit 1
+  fi
+  if ! DOCKER_HOST=unix://$socket "$docker_cli" image inspect busybox:latest >/dev/null 2>&1; then
+    local rootfs=$dir/busybox-rootfs
+    rm -rf "$rootfs"
+    mkdir -p "$rootfs/bin" "$rootfs/tmp" "$rootfs/etc"
+    chmod 1777 "$rootfs/tmp"
+    cp /bin/busybox "$rootfs/bin/busybox"
+    for applet in $(/bin/busybox --list); do
+      [[ $applet == busybox ]] || ln -sf busybox "$rootfs/bin/$applet"
+    done
+    echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
+    tar -C "$rootfs" -c . | DOCKER_HOST=unix://$socket "$docker_cli" import - busybox:latest >/dev/null
+    rm -rf "$rootfs"
+  fi
+  echo "unix://$socket"
+}
+
+stop() {
+  [[ -f $dir/docker.pid ]] || return 0
+  local pid
+  pid=$(cat "$dir/docker.pid")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid"
+    for _ in $(seq 1 150); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+  fi
+  rm -f "$dir/docker.pid"
+}
+
+case $command in
+  start) start ;;
+  stop) stop ;;
+  *) echo "usage: private-engine.sh start|stop DIR" >&2; exit 2 ;;
+esac

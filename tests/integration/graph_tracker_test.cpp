@@ -1,0 +1,142 @@
+// The graph kept current from the events stream alone equals a fresh sync after a sequence of
+// changes made with the docker CLI.
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include <boost/asio/post.hpp>
+#include <gtest/gtest.h>
+
+#include "support/engine_test.hpp"
+#include "sync/graph_tracker.hpp"
+
+namespace imagegc::test {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+// Runs a GraphTracker on its own thread; reads go through its executor.
+class RunningTracker {
+public:
+  explicit RunningTracker(const engine::Endpoint& endpoint, sync::TrackerOptions options)
+      : m_tracker(m_io.get_executor(), endpoint, options) {
+    asio::co_spawn(m_io, m_tracker.run(), [](std::exception_ptr error) {
+      if (error) {
+        std::rethrow_exception(error);
+      }
+    });
+    m_thread = std::thread([this] { m_io.run(); });
+  }
+
+  ~RunningTracker() {
+    asio::post(m_io, [this] { m_tracker.stop(); });
+    m_thread.join();
+  }
+
+  template <class Read> auto read(Read read_function) {
+    std::packaged_task<decltype(read_function(m_tracker))()> task(
+        [&] { return read_function(m_tracker); });
+    auto result = task.get_future();
+    asio::post(m_io, [&task] { task(); });
+    return result.get();
+  }
+
+  // Polls until `condition` holds on the tracker's thread, or the deadline passes.
+  template <class Condition> bool wait_for(Condition condition, std::chrono::seconds limit = 60s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (read(condition)) {
+        return true;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+
+private:
+  asio::io_context m_io;
+  sync::GraphTracker m_tracker;
+  std::thread m_thread;
+};
+
+std::string one_layer(int bytes, const std::string& name) {
+  return "FROM busybox:latest\nRUN head -c " + std::to_string(bytes) + " /dev/urandom > /" + name +
+         "\n";
+}
+
+class GraphTracking : public EngineTest {};
+
+TEST_F(GraphTracking, events_alone_keep_the_graph_equal_to_a_fresh_sync) {
+  sync::TrackerOptions options;
+  options.resync_interval = std::chrono::hours(24); // only the initial re-list may happen
+  RunningTracker tracker(engine().endpoint(), options);
+  ASSERT_TRUE(tracker.wait_for([](const sync::GraphTracker& t) { return t.ready(); }))
+      << "the tracker never synced";
+
+  // tag / untag / rmi / build / create / rm, as people and CI jobs do them.
+  engine().build(one_layer(30'000, "a") + "RUN head -c 20000 /dev/urandom > /a2\n", "seq/a:1",
+                 false);
+  engine().docker("tag seq/a:1 seq/a:2");
+  engine().docker("tag seq/a:1 seq/other:latest");
+  engine().docker("rmi seq/a:2");
+  engine().build(one_layer(40'000, "b"), "seq/b:1", true);
+  engine().build(one_layer(41'000, "b"), "seq/b:1", true); // moves the tag: no untag event
+  engine().build(one_layer(50'000, "c") + "RUN echo c > /c2\n", "seq/c:1", false);
+  engine().docker("create --network none --name seq-user seq/c:1 true");
+  engine().docker("run -d --network none --name seq-runner seq/a:1 sleep 600");
+  engine().docker("rm seq-user");
+  engine().docker("rmi seq/other:latest");
+  engine().build(one_layer(60'000, "d"), "seq/d:1", false);
+  engine().docker("rmi seq/d:1");
+  engine().docker("tag busybox:latest seq/marker:done");
+
+  ASSERT_TRUE(tracker.wait_for([](const sync::GraphTracker& t) {
+    return t.graph().find_by_reference("seq/marker:done") != nullptr;
+  })) << "the marker tag never arrived through the events";
+
+  const auto fresh = engine().load_graph();
+  const auto differences = tracker.read([&](const sync::GraphTracker& t) {
+    return graph::ImageGraph::differences(fresh, t.graph());
+  });
+  EXPECT_TRUE(differences.empty()) << differences.size() << " difference(s), first: "
+                                   << (differences.empty() ? "" : differences.front());
+  const auto stats = tracker.read([](const sync::GraphTracker& t) { return t.stats(); });
+  EXPECT_EQ(stats.resyncs, 1u) << "only the initial re-list: everything else came from events";
+  EXPECT_GT(stats.events_applied, 10u);
+  EXPECT_EQ(stats.events_malformed, 0u);
+}
+
+TEST_F(GraphTracking, a_periodic_resync_repairs_what_no_event_announced) {
+  sync::TrackerOptions options;
+  options.resync_interval = std::chrono::hours(24);
+  RunningTracker tracker(engine().endpoint(), options);
+  ASSERT_TRUE(tracker.wait_for([](const sync::GraphTracker& t) { return t.ready(); }));
+
+  // An untagged legacy build whose last step is metadata-only announces its image with no event.
+  const auto silent = engine().build(one_layer(20'000, "s") + "LABEL silent=yes\n", "", false);
+  engine().docker("tag busybox:latest seq/marker:silent");
+  ASSERT_TRUE(tracker.wait_for([](const sync::GraphTracker& t) {
+    return t.graph().find_by_reference("seq/marker:silent") != nullptr;
+  }));
+  const bool seen_by_events =
+      tracker.read([&](const sync::GraphTracker& t) { return t.graph().find_image(silent) != nullptr; });
+  ASSERT_FALSE(seen_by_events) << "this engine announced the image: the scenario tests nothing";
+
+  tracker.read([](sync::GraphTracker& t) {
+    t.request_resync();
+    return 0;
+  });
+  ASSERT_TRUE(tracker.wait_for([](const sync::GraphTracker& t) { return t.stats().resyncs >= 2; }));
+  const auto stats = tracker.read([](const sync::GraphTracker& t) { return t.stats(); });
+  EXPECT_TRUE(tracker.read([&](const sync::GraphTracker& t) { return t.graph().find_image(silent) != nullptr; }));
+  EXPECT_GE(stats.resync_corrections, 1u) << "the re-list must count what it repaired";
+  const auto fresh = engine().load_graph();
+  EXPECT_TRUE(tracker.read([&](const sync::GraphTracker& t) {
+    return graph::ImageGraph::differences(fresh, t.graph()).empty();
+  }));
+}
+
+} // namespace
+} // namespace imagegc::test
