@@ -1,0 +1,11 @@
+# A Debian package of the binary and its systemd unit: cpack -G DEB in the build directory.
+set(CPACK_GENERATOR "DEB")
+set(CPACK_PACKAGE_NAME "imagegc")
+set(CPACK_PACKAGE_VENDOR "imagegc")
+set(CPACK_PACKAGE_CONTACT "imagegc maintainers <imagegc@localhost>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "Docker image garbage collector with layer-aware accounting")
+set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION "admin")
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+include(CPack)
