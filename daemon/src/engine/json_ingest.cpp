@@ -1,0 +1,871 @@
+#include "engine/json_ingest.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <utility>
+
+#include <simdjson.h>
+
+namespace imagegc::engine {
+
+namespace {
+
+using JsonElement = simdjson::dom::element;
+using JsonObject = simdjson::dom::object;
+using JsonArray = simdjson::dom::array;
+using JsonType = simdjson::dom::element_type;
+
+// Go's zero time and anything as early: the engine's way of saying "never".
+constexpr int k_last_zero_year = 1;
+
+// moby's default minimum API version before Engine 25 raised it; used when /version omits it.
+constexpr ApiVersion k_default_min_api_version{1, 12};
+
+constexpr std::string_view k_untagged_placeholder = "<none>:<none>";
+constexpr std::string_view k_undigested_placeholder = "<none>@<none>";
+
+bool is_lower_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+// Howard Hinnant's days_from_civil: days since 1970-01-01 in the proleptic Gregorian calendar.
+constexpr std::int64_t days_from_civil(std::int64_t year, unsigned month, unsigned day) {
+  year -= month <= 2 ? 1 : 0;
+  const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
+  const auto year_of_era = static_cast<unsigned>(year - era * 400);
+  const unsigned day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+  const unsigned day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  return era * 146097 + static_cast<std::int64_t>(day_of_era) - 719468;
+}
+
+constexpr bool is_leap_year(int year) {
+  return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
+
+constexpr int days_in_month(int year, int month) {
+  constexpr int k_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return month == 2 && is_leap_year(year) ? 29 : k_days[month - 1];
+}
+
+// A cursor over an RFC 3339 string.
+class TimeScanner {
+public:
+  explicit TimeScanner(std::string_view text) : m_text(text) {}
+
+  // Exactly `count` decimal digits.
+  std::optional<int> digits(std::size_t count) {
+    if (m_text.size() - m_pos < count) {
+      return std::nullopt;
+    }
+    int value = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      const char c = m_text[m_pos + i];
+      if (!is_digit(c)) {
+        return std::nullopt;
+      }
+      value = value * 10 + (c - '0');
+    }
+    m_pos += count;
+    return value;
+  }
+
+  bool accept(char c) {
+    if (m_pos < m_text.size() && m_text[m_pos] == c) {
+      ++m_pos;
+      return true;
+    }
+    return false;
+  }
+
+  void skip_digits() {
+    while (m_pos < m_text.size() && is_digit(m_text[m_pos])) {
+      ++m_pos;
+    }
+  }
+
+  [[nodiscard]] std::size_t position() const { return m_pos; }
+  [[nodiscard]] bool at_end() const { return m_pos == m_text.size(); }
+
+private:
+  std::string_view m_text;
+  std::size_t m_pos = 0;
+};
+
+// A syntactically valid RFC 3339 time, before the zero-time rule is applied.
+struct ScannedTime {
+  int year = 0;
+  std::int64_t unix_seconds = 0;
+};
+
+std::optional<ScannedTime> scan_rfc3339(std::string_view text) {
+  TimeScanner scan(text);
+  const auto year = scan.digits(4);
+  if (!year || !scan.accept('-')) {
+    return std::nullopt;
+  }
+  const auto month = scan.digits(2);
+  if (!month || *month < 1 || *month > 12 || !scan.accept('-')) {
+    return std::nullopt;
+  }
+  const auto day = scan.digits(2);
+  if (!day || *day < 1 || *day > days_in_month(*year, *month)) {
+    return std::nullopt;
+  }
+  if (!scan.accept('T') && !scan.accept('t')) {
+    return std::nullopt;
+  }
+  const auto hour = scan.digits(2);
+  if (!hour || *hour > 23 || !scan.accept(':')) {
+    return std::nullopt;
+  }
+  const auto minute = scan.digits(2);
+  if (!minute || *minute > 59 || !scan.accept(':')) {
+    return std::nullopt;
+  }
+  // 60 is a leap second, which RFC 3339 allows.
+  const auto second = scan.digits(2);
+  if (!second || *second > 60) {
+    return std::nullopt;
+  }
+  if (scan.accept('.')) {
+    // Any number of fraction digits (Go trims trailing zeros); they do not change the second.
+    const auto start = scan.position();
+    scan.skip_digits();
+    if (scan.position() == start) {
+      return std::nullopt;
+    }
+  }
+  int offset_seconds = 0;
+  if (!scan.accept('Z') && !scan.accept('z')) {
+    int sign = 0;
+    if (scan.accept('+')) {
+      sign = 1;
+    } else if (scan.accept('-')) {
+      sign = -1;
+    } else {
+      return std::nullopt;
+    }
+    const auto offset_hours = scan.digits(2);
+    if (!offset_hours || *offset_hours > 23 || !scan.accept(':')) {
+      return std::nullopt;
+    }
+    const auto offset_minutes = scan.digits(2);
+    if (!offset_minutes || *offset_minutes > 59) {
+      return std::nullopt;
+    }
+    offset_seconds = sign * (*offset_hours * 3600 + *offset_minutes * 60);
+  }
+  if (!scan.at_end()) {
+    return std::nullopt;
+  }
+  const std::int64_t days =
+      days_from_civil(*year, static_cast<unsigned>(*month), static_cast<unsigned>(*day));
+  return ScannedTime{*year, days * 86400 + *hour * 3600 + *minute * 60 + *second - offset_seconds};
+}
+
+// The first problem met while reading a body. Readers keep going after a problem and return
+// defaults, so each parser reads every field and checks once at the end.
+class Status {
+public:
+  void fail(std::string message) {
+    if (!m_problem) {
+      m_problem = std::move(message);
+    }
+  }
+  [[nodiscard]] bool failed() const { return m_problem.has_value(); }
+  [[nodiscard]] util::Unexpected<Error> error(std::string_view what) const {
+    return malformed(std::string(what) + ": " + m_problem.value_or("unknown problem"));
+  }
+
+private:
+  std::optional<std::string> m_problem;
+};
+
+std::string_view type_name(JsonType type) {
+  switch (type) {
+  case JsonType::ARRAY:
+    return "an array";
+  case JsonType::OBJECT:
+    return "an object";
+  case JsonType::INT64:
+  case JsonType::UINT64:
+  case JsonType::DOUBLE:
+    return "a number";
+  case JsonType::STRING:
+    return "a string";
+  case JsonType::BOOL:
+    return "a boolean";
+  case JsonType::NULL_VALUE:
+    return "null";
+  }
+  return "an unknown JSON value";
+}
+
+std::string join_path(std::string_view path, std::string_view key) {
+  if (path.empty()) {
+    return std::string(key);
+  }
+  std::string joined(path);
+  joined += '.';
+  joined += key;
+  return joined;
+}
+
+std::string index_path(std::string_view path, std::size_t index) {
+  return std::string(path) + "[" + std::to_string(index) + "]";
+}
+
+// Engines send sizes as Go int64 or uint64, and a few encoders write integral doubles ("1e3",
+// "12.0"): any JSON number with an integral value that fits is accepted.
+std::optional<std::int64_t> to_int64(JsonElement value) {
+  switch (value.type()) {
+  case JsonType::INT64: {
+    std::int64_t number = 0;
+    if (value.get_int64().get(number) != simdjson::SUCCESS) {
+      return std::nullopt;
+    }
+    return number;
+  }
+  case JsonType::DOUBLE: {
+    double number = 0;
+    if (value.get_double().get(number) != simdjson::SUCCESS) {
+      return std::nullopt;
+    }
+    // 2^63 is exactly representable; anything at or beyond it does not fit.
+    constexpr double k_limit = 9223372036854775808.0;
+    if (!std::isfinite(number) || std::trunc(number) != number || number < -k_limit ||
+        number >= k_limit) {
+      return std::nullopt;
+    }
+    return static_cast<std::int64_t>(number);
+  }
+  default:
+    // UINT64 is only used for values above INT64_MAX.
+    return std::nullopt;
+  }
+}
+
+std::vector<std::string> without(std::vector<std::string> values, std::string_view placeholder) {
+  std::erase(values, placeholder);
+  return values;
+}
+
+// Reads the fields of one JSON object, recording problems in a shared Status under the
+// object's path ("[3].RootFS.Layers").
+class ObjectReader {
+public:
+  ObjectReader(JsonObject object, std::string path, Status& status)
+      : m_object(object), m_path(std::move(path)), m_status(&status) {}
+
+  // The value of `key`, or nullopt when it is missing or null: Go encodes nil slices, maps and
+  // pointers as null, so null means "absent" for every field we read.
+  [[nodiscard]] std::optional<JsonElement> find(std::string_view key) const {
+    JsonElement value;
+    if (m_object.at_key(key).get(value) != simdjson::SUCCESS || value.is_null()) {
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  [[nodiscard]] bool has(std::string_view key) const { return find(key).has_value(); }
+
+  [[nodiscard]] std::string field_path(std::string_view key) const {
+    return join_path(m_path, key);
+  }
+
+  void fail(std::string_view key, std::string_view problem) {
+    m_status->fail(field_path(key) + " " + std::string(problem));
+  }
+
+  void fail_type(std::string_view key, JsonElement value, std::string_view expected) {
+    fail(key, "is " + std::string(type_name(value.type())) + ", expected " + std::string(expected));
+  }
+
+  std::string required_string(std::string_view key) {
+    if (!has(key)) {
+      fail(key, "is missing");
+      return {};
+    }
+    return string(key);
+  }
+
+  std::string string(std::string_view key) {
+    const auto value = find(key);
+    if (!value) {
+      return {};
+    }
+    std::string_view text;
+    if (value->get_string().get(text) != simdjson::SUCCESS) {
+      fail_type(key, *value, "a string");
+      return {};
+    }
+    return std::string(text);
+  }
+
+  std::int64_t int64(std::string_view key, std::int64_t fallback = 0) {
+    const auto value = find(key);
+    if (!value) {
+      return fallback;
+    }
+    const auto number = to_int64(*value);
+    if (!number) {
+      if (value->is_number()) {
+        fail(key, "is not an integer in the int64 range");
+      } else {
+        fail_type(key, *value, "an integer");
+      }
+      return fallback;
+    }
+    return *number;
+  }
+
+  bool boolean(std::string_view key) {
+    const auto value = find(key);
+    if (!value) {
+      return false;
+    }
+    bool flag = false;
+    if (value->get_bool().get(flag) != simdjson::SUCCESS) {
+      fail_type(key, *value, "a boolean");
+      return false;
+    }
+    return flag;
+  }
+
+  std::vector<std::string> strings(std::string_view key) {
+    std::vector<std::string> result;
+    const auto items = array(key);
+    if (!items) {
+      return result;
+    }
+    result.reserve(items->size());
+    std::size_t index = 0;
+    for (const JsonElement item : *items) {
+      std::string_view text;
+      if (item.get_string().get(text) != simdjson::SUCCESS) {
+        fail_type(index_path(key, index), item, "a string");
+        return {};
+      }
+      result.emplace_back(text);
+      ++index;
+    }
+    return result;
+  }
+
+  Labels string_map(std::string_view key) {
+    Labels result;
+    const auto value = find(key);
+    if (!value) {
+      return result;
+    }
+    JsonObject map;
+    if (value->get_object().get(map) != simdjson::SUCCESS) {
+      fail_type(key, *value, "an object");
+      return result;
+    }
+    for (const auto field : map) {
+      std::string_view text;
+      if (field.value.get_string().get(text) != simdjson::SUCCESS) {
+        fail_type(join_path(key, field.key), field.value, "a string");
+        return {};
+      }
+      // insert_or_assign: with duplicate keys the last one wins, as in Go's decoder.
+      result.insert_or_assign(std::string(field.key), std::string(text));
+    }
+    return result;
+  }
+
+  std::optional<JsonArray> array(std::string_view key) {
+    const auto value = find(key);
+    if (!value) {
+      return std::nullopt;
+    }
+    JsonArray items;
+    if (value->get_array().get(items) != simdjson::SUCCESS) {
+      fail_type(key, *value, "an array");
+      return std::nullopt;
+    }
+    return items;
+  }
+
+  std::optional<ObjectReader> object(std::string_view key) {
+    const auto value = find(key);
+    if (!value) {
+      return std::nullopt;
+    }
+    JsonObject nested;
+    if (value->get_object().get(nested) != simdjson::SUCCESS) {
+      fail_type(key, *value, "an object");
+      return std::nullopt;
+    }
+    return ObjectReader(nested, field_path(key), *m_status);
+  }
+
+  // Calls read(ObjectReader&) for each element of the array at `key`; missing or null is empty.
+  template <class Read> void each_object(std::string_view key, Read&& read) {
+    const auto items = array(key);
+    if (!items) {
+      return;
+    }
+    std::size_t index = 0;
+    for (const JsonElement item : *items) {
+      JsonObject element;
+      if (item.get_object().get(element) != simdjson::SUCCESS) {
+        fail_type(index_path(key, index), item, "an object");
+        return;
+      }
+      ObjectReader reader(element, index_path(field_path(key), index), *m_status);
+      read(reader);
+      ++index;
+    }
+  }
+
+  // An RFC 3339 time. Missing, null, "" and Go's zero time are nullopt; anything else that is
+  // not a time is a problem.
+  std::optional<std::int64_t> time(std::string_view key) {
+    const auto value = find(key);
+    if (!value) {
+      return std::nullopt;
+    }
+    std::string_view text;
+    if (value->get_string().get(text) != simdjson::SUCCESS) {
+      fail_type(key, *value, "an RFC 3339 time string");
+      return std::nullopt;
+    }
+    if (text.empty()) {
+      return std::nullopt;
+    }
+    const auto time = scan_rfc3339(text);
+    if (!time) {
+      fail(key, "is not an RFC 3339 time: \"" + std::string(text) + "\"");
+      return std::nullopt;
+    }
+    if (time->year <= k_last_zero_year) {
+      return std::nullopt;
+    }
+    return time->unix_seconds;
+  }
+
+private:
+  JsonObject m_object;
+  std::string m_path;
+  Status* m_status;
+};
+
+// Parses a whole body into a DOM. The parser keeps its buffers between calls; there is one
+// per thread because the DOM it returns is valid only until its next parse, and every public
+// function here finishes reading before it returns.
+std::optional<JsonElement> parse_json(std::string_view body, Status& status) {
+  thread_local simdjson::dom::parser parser;
+  if (body.empty()) {
+    status.fail("empty body");
+    return std::nullopt;
+  }
+  JsonElement root;
+  const auto error = parser.parse(body.data(), body.size()).get(root);
+  if (error != simdjson::SUCCESS) {
+    status.fail(std::string("invalid JSON: ") + simdjson::error_message(error));
+    return std::nullopt;
+  }
+  return root;
+}
+
+std::optional<ObjectReader> root_object(std::string_view body, Status& status) {
+  const auto root = parse_json(body, status);
+  if (!root) {
+    return std::nullopt;
+  }
+  JsonObject object;
+  if (root->get_object().get(object) != simdjson::SUCCESS) {
+    status.fail("body is " + std::string(type_name(root->type())) + ", expected an object");
+    return std::nullopt;
+  }
+  return ObjectReader(object, "", status);
+}
+
+// Calls read(ObjectReader&) for each object of a top-level array. A null body counts as an
+// empty array: it is how Go encodes a nil slice.
+template <class Read> void each_root_object(std::string_view body, Status& status, Read&& read) {
+  const auto root = parse_json(body, status);
+  if (!root || root->is_null()) {
+    return;
+  }
+  JsonArray items;
+  if (root->get_array().get(items) != simdjson::SUCCESS) {
+    status.fail("body is " + std::string(type_name(root->type())) + ", expected an array");
+    return;
+  }
+  std::size_t index = 0;
+  for (const JsonElement item : items) {
+    JsonObject object;
+    if (item.get_object().get(object) != simdjson::SUCCESS) {
+      status.fail(index_path("", index) + " is " + std::string(type_name(item.type())) +
+                  ", expected an object");
+      return;
+    }
+    ObjectReader reader(object, index_path("", index), status);
+    read(reader);
+    if (status.failed()) {
+      return;
+    }
+    ++index;
+  }
+}
+
+ImageSummary read_image_summary(ObjectReader& fields) {
+  ImageSummary image;
+  image.id = normalize_image_id(fields.required_string("Id"));
+  image.parent_id = normalize_image_id(fields.string("ParentId"));
+  image.repo_tags = without(fields.strings("RepoTags"), k_untagged_placeholder);
+  image.repo_digests = without(fields.strings("RepoDigests"), k_undigested_placeholder);
+  image.created = fields.int64("Created");
+  image.size = fields.int64("Size");
+  image.shared_size = fields.int64("SharedSize", -1);
+  image.containers = fields.int64("Containers", -1);
+  image.labels = fields.string_map("Labels");
+  return image;
+}
+
+} // namespace
+
+Result<std::vector<ImageSummary>> parse_image_list(std::string_view body) {
+  Status status;
+  std::vector<ImageSummary> images;
+  each_root_object(body, status,
+                   [&](ObjectReader& fields) { images.push_back(read_image_summary(fields)); });
+  if (status.failed()) {
+    return status.error("image list");
+  }
+  return images;
+}
+
+Result<ImageDetails> parse_image_details(std::string_view body) {
+  Status status;
+  ImageDetails image;
+  if (auto fields = root_object(body, status)) {
+    image.id = normalize_image_id(fields->required_string("Id"));
+    // "Parent" is omitted from API 1.52 and "" for images without one.
+    image.parent = normalize_image_id(fields->string("Parent"));
+    image.repo_tags = without(fields->strings("RepoTags"), k_untagged_placeholder);
+    image.repo_digests = without(fields->strings("RepoDigests"), k_undigested_placeholder);
+    image.created = fields->time("Created").value_or(0);
+    image.size = fields->int64("Size");
+    if (auto root_fs = fields->object("RootFS")) {
+      image.diff_ids = root_fs->strings("Layers");
+    }
+    if (auto metadata = fields->object("Metadata")) {
+      image.last_tag_time = metadata->time("LastTagTime");
+    }
+    if (auto config = fields->object("Config")) {
+      image.labels = config->string_map("Labels");
+    }
+  }
+  if (status.failed()) {
+    return status.error("image inspect");
+  }
+  return image;
+}
+
+Result<std::vector<HistoryEntry>> parse_image_history(std::string_view body) {
+  Status status;
+  std::vector<HistoryEntry> history;
+  each_root_object(body, status, [&](ObjectReader& fields) {
+    HistoryEntry entry;
+    entry.id = normalize_image_id(fields.string("Id"));
+    entry.created = fields.int64("Created");
+    entry.created_by = fields.string("CreatedBy");
+    entry.comment = fields.string("Comment");
+    entry.size = fields.int64("Size");
+    history.push_back(std::move(entry));
+  });
+  if (status.failed()) {
+    return status.error("image history");
+  }
+  return history;
+}
+
+Result<std::vector<ContainerSummary>> parse_container_list(std::string_view body) {
+  Status status;
+  std::vector<ContainerSummary> containers;
+  each_root_object(body, status, [&](ObjectReader& fields) {
+    ContainerSummary container;
+    container.id = fields.required_string("Id");
+    container.image = fields.string("Image");
+    container.image_id = normalize_image_id(fields.string("ImageID"));
+    container.state = fields.string("State");
+    container.names = fields.strings("Names");
+    containers.push_back(std::move(container));
+  });
+  if (status.failed()) {
+    return status.error("container list");
+  }
+  return containers;
+}
+
+Result<ContainerDetails> parse_container_details(std::string_view body) {
+  Status status;
+  ContainerDetails container;
+  if (auto fields = root_object(body, status)) {
+    container.id = fields->required_string("Id");
+    // In inspect, .Image is the resolved image ID, unlike the list's .Image.
+    container.image_id = normalize_image_id(fields->string("Image"));
+    container.name = fields->string("Name");
+    if (auto state = fields->object("State")) {
+      container.running = state->boolean("Running");
+    }
+  }
+  if (status.failed()) {
+    return status.error("container inspect");
+  }
+  return container;
+}
+
+Result<Event> parse_event(std::string_view line) {
+  Status status;
+  Event event;
+  if (auto fields = root_object(line, status)) {
+    const bool has_type = fields->has("Type");
+    const bool has_action = fields->has("Action");
+    if (!has_type && !has_action && fields->has("status")) {
+      // The pre-1.22 form: only container events, as {status, id, from, time}.
+      event.type = "container";
+      event.action = fields->string("status");
+      event.actor_id = fields->string("id");
+      if (fields->has("from")) {
+        event.attributes.emplace("image", fields->string("from"));
+      }
+    } else {
+      if (!has_type) {
+        fields->fail("Type", "is missing");
+      }
+      if (!has_action) {
+        fields->fail("Action", "is missing");
+      }
+      event.type = fields->string("Type");
+      event.action = fields->string("Action");
+      if (auto actor = fields->object("Actor")) {
+        event.actor_id = actor->string("ID");
+        event.attributes = actor->string_map("Attributes");
+      } else {
+        event.actor_id = fields->string("id");
+      }
+    }
+    event.scope = fields->string("scope");
+    if (fields->has("timeNano")) {
+      event.time_nano = fields->int64("timeNano");
+    } else if (fields->has("time")) {
+      constexpr std::int64_t k_nanos_per_second = 1'000'000'000;
+      const std::int64_t seconds = fields->int64("time");
+      if (seconds > std::numeric_limits<std::int64_t>::max() / k_nanos_per_second ||
+          seconds < std::numeric_limits<std::int64_t>::min() / k_nanos_per_second) {
+        fields->fail("time", "is out of range");
+      } else {
+        event.time_nano = seconds * k_nanos_per_second;
+      }
+    }
+    // Podman names images by bare hex; the graph keys them by "sha256:<hex>". Container IDs
+    // are also 64 hex digits, so only image events are touched.
+    if (event.type == "image") {
+      event.actor_id = normalize_image_id(event.actor_id);
+    }
+  }
+  if (status.failed()) {
+    return status.error("event");
+  }
+  return event;
+}
+
+Result<DeleteResponse> parse_delete_response(std::string_view body) {
+  Status status;
+  DeleteResponse response;
+  each_root_object(body, status, [&](ObjectReader& fields) {
+    if (fields.has("Untagged")) {
+      response.untagged.push_back(fields.string("Untagged"));
+    }
+    if (fields.has("Deleted")) {
+      response.deleted.push_back(normalize_image_id(fields.string("Deleted")));
+    }
+  });
+  if (status.failed()) {
+    return status.error("image delete response");
+  }
+  return response;
+}
+
+Result<DiskUsage> parse_disk_usage(std::string_view body) {
+  Status status;
+  DiskUsage usage;
+  if (auto fields = root_object(body, status)) {
+    usage.layers_size = fields->int64("LayersSize");
+    fields->each_object("Images", [&](ObjectReader& image_fields) {
+      DiskUsageImage image;
+      image.id = normalize_image_id(image_fields.required_string("Id"));
+      image.size = image_fields.int64("Size");
+      image.shared_size = image_fields.int64("SharedSize", -1);
+      image.containers = image_fields.int64("Containers", -1);
+      usage.images.push_back(std::move(image));
+    });
+    fields->each_object("BuildCache", [&](ObjectReader& cache_fields) {
+      BuildCacheRecord record;
+      record.id = cache_fields.required_string("ID");
+      record.type = cache_fields.string("Type");
+      record.in_use = cache_fields.boolean("InUse");
+      record.shared = cache_fields.boolean("Shared");
+      record.size = cache_fields.int64("Size");
+      record.last_used_at = cache_fields.time("LastUsedAt");
+      record.usage_count = cache_fields.int64("UsageCount");
+      usage.build_cache.push_back(std::move(record));
+    });
+  }
+  if (status.failed()) {
+    return status.error("system df");
+  }
+  return usage;
+}
+
+Result<BuildPruneResponse> parse_build_prune_response(std::string_view body) {
+  Status status;
+  BuildPruneResponse response;
+  if (auto fields = root_object(body, status)) {
+    response.caches_deleted = fields->strings("CachesDeleted");
+    response.space_reclaimed = fields->int64("SpaceReclaimed");
+  }
+  if (status.failed()) {
+    return status.error("build prune response");
+  }
+  return response;
+}
+
+Result<VersionInfo> parse_version(std::string_view body) {
+  Status status;
+  VersionInfo version;
+  if (auto fields = root_object(body, status)) {
+    version.version = fields->string("Version");
+    const std::string api = fields->required_string("ApiVersion");
+    if (const auto parsed = parse_api_version(api)) {
+      version.api_version = *parsed;
+    } else if (!status.failed()) {
+      fields->fail("ApiVersion", "is not an API version: \"" + api + "\"");
+    }
+    version.min_api_version = k_default_min_api_version;
+    if (fields->has("MinAPIVersion")) {
+      const std::string min_api = fields->string("MinAPIVersion");
+      if (const auto parsed = parse_api_version(min_api)) {
+        version.min_api_version = *parsed;
+      } else if (!status.failed()) {
+        fields->fail("MinAPIVersion", "is not an API version: \"" + min_api + "\"");
+      }
+    }
+    fields->each_object("Components", [&](ObjectReader& component) {
+      if (component.string("Name") == "Podman Engine") {
+        version.is_podman = true;
+      }
+    });
+  }
+  if (status.failed()) {
+    return status.error("version");
+  }
+  return version;
+}
+
+Result<EngineInfo> parse_info(std::string_view body) {
+  Status status;
+  EngineInfo info;
+  if (auto fields = root_object(body, status)) {
+    info.server_version = fields->string("ServerVersion");
+    info.storage_driver = fields->string("Driver");
+    info.docker_root_dir = fields->string("DockerRootDir");
+    // DriverStatus is a list of [key, value] pairs, e.g. ["driver-type",
+    // "io.containerd.snapshotter.v1"] when images live in containerd.
+    if (const auto pairs = fields->array("DriverStatus")) {
+      std::size_t index = 0;
+      for (const JsonElement pair : *pairs) {
+        JsonArray items;
+        if (pair.get_array().get(items) != simdjson::SUCCESS) {
+          fields->fail_type(index_path("DriverStatus", index), pair, "a [key, value] array");
+          break;
+        }
+        std::string_view key;
+        std::string_view value;
+        if (items.size() == 2 && items.at(0).get_string().get(key) == simdjson::SUCCESS &&
+            items.at(1).get_string().get(value) == simdjson::SUCCESS && key == "driver-type" &&
+            value == "io.containerd.snapshotter.v1") {
+          info.containerd_snapshotter = true;
+        }
+        ++index;
+      }
+    }
+  }
+  if (status.failed()) {
+    return status.error("info");
+  }
+  return info;
+}
+
+std::string parse_error_message(std::string_view body) {
+  Status status;
+  if (auto fields = root_object(body, status)) {
+    std::string message = fields->string("message");
+    if (!status.failed() && !message.empty()) {
+      return message;
+    }
+  }
+  constexpr std::string_view k_space = " \t\r\n";
+  const auto first = body.find_first_not_of(k_space);
+  if (first == std::string_view::npos) {
+    return {};
+  }
+  const auto last = body.find_last_not_of(k_space);
+  return std::string(body.substr(first, last - first + 1));
+}
+
+std::optional<ApiVersion> parse_api_version(std::string_view text) {
+  const auto dot = text.find('.');
+  if (dot == std::string_view::npos) {
+    return std::nullopt;
+  }
+  // Only plain digits: from_chars alone would also take a sign.
+  const auto number = [](std::string_view part) -> std::optional<int> {
+    if (part.empty() || part.size() > 6 || !std::all_of(part.begin(), part.end(), is_digit)) {
+      return std::nullopt;
+    }
+    int value = 0;
+    const auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), value);
+    if (error != std::errc{} || end != part.data() + part.size()) {
+      return std::nullopt;
+    }
+    return value;
+  };
+  const auto major = number(text.substr(0, dot));
+  const auto minor = number(text.substr(dot + 1));
+  if (!major || !minor) {
+    return std::nullopt;
+  }
+  return ApiVersion{*major, *minor};
+}
+
+std::string normalize_image_id(std::string_view id) {
+  constexpr std::size_t k_hex_digits = 64;
+  if (id.size() == k_hex_digits && std::all_of(id.begin(), id.end(), is_lower_hex)) {
+    return "sha256:" + std::string(id);
+  }
+  return std::string(id);
+}
+
+std::optional<std::int64_t> parse_rfc3339(std::string_view text) {
+  const auto time = scan_rfc3339(text);
+  if (!time || time->year <= k_last_zero_year) {
+    return std::nullopt;
+  }
+  return time->unix_seconds;
+}
+
+} // namespace imagegc::engine
