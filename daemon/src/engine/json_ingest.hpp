@@ -3,6 +3,7 @@
 // service) into engine records. Unknown fields are ignored; a body that is not the JSON we
 // expect is an ErrorKind::malformed error, never an exception or a crash.
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
