@@ -1,0 +1,640 @@
+#include "graph/image_graph.hpp"
+
+#include <algorithm>
+#include <array>
+#include <functional>
+#include <unordered_map>
+#include <utility>
+
+#include "graph/layer_trie.hpp"
+#include "graph/string_map.hpp"
+
+namespace imagegc::graph {
+namespace {
+
+// The two prunes whose freed bytes are kept current on every change, so that reading them for
+// metrics costs nothing however large the graph is.
+constexpr std::size_t k_dangling_view = 0; // docker image prune
+constexpr std::size_t k_unused_view = 1;   // docker image prune -a
+
+using IdSet = std::set<std::string, std::less<>>;
+
+struct Usage {
+  std::size_t containers = 0;
+  std::size_t running = 0;
+};
+
+struct Entry {
+  Image image;
+  LayerTrie::Path path;
+  // Kept in step with the indexes so that the hot walks (settling views, closures) follow
+  // pointers instead of hashing IDs.
+  Entry* parent = nullptr;         // while the parent is in the graph
+  std::size_t child_count = 0;     // children in the graph
+  std::size_t container_count = 0; // containers using the image, running or not
+  // Per view: whether its prune removes this image, and how many children it would keep.
+  ViewFlags removed{};
+  std::array<std::size_t, k_view_count> kept_children{};
+};
+
+void sort_unique(std::vector<std::string>& values) {
+  std::sort(values.begin(), values.end());
+  values.erase(std::unique(values.begin(), values.end()), values.end());
+}
+
+bool erase_sorted(std::vector<std::string>& values, std::string_view value) {
+  const auto it = std::lower_bound(values.begin(), values.end(), value);
+  if (it == values.end() || *it != value) {
+    return false;
+  }
+  values.erase(it);
+  return true;
+}
+
+bool has_references(const Image& image) {
+  return !image.tags.empty() || !image.digests.empty();
+}
+
+// A moved-from graph has no state: it reads as empty and gets a fresh state when changed.
+template <typename State> State& writable(std::unique_ptr<State>& state) {
+  if (!state) {
+    state = std::make_unique<State>();
+  }
+  return *state;
+}
+
+template <typename State> const State& readable(const std::unique_ptr<State>& state) {
+  static const State k_empty;
+  return state ? *state : k_empty;
+}
+
+} // namespace
+
+std::string_view to_string(ImageState state) {
+  switch (state) {
+  case ImageState::tagged:
+    return "tagged";
+  case ImageState::dangling:
+    return "dangling";
+  case ImageState::intermediate:
+    return "intermediate";
+  }
+  return "unknown";
+}
+
+struct ImageGraph::State {
+  StringMap<Entry> images;
+  // Keyed by parent ID, also for parents not in the graph: when such a parent arrives later
+  // (a re-list reads images in any order) its edges are already there.
+  StringMap<IdSet> children;
+  StringMap<std::string> references; // "repo:tag" or "repo@digest" -> image ID
+  StringMap<ContainerRef> containers;
+  StringMap<Usage> usage; // by image ID, also for images not in the graph
+  LayerTrie layers;
+
+  State() = default;
+  State(const State& other)
+      : images(other.images), children(other.children), references(other.references),
+        containers(other.containers), usage(other.usage), layers(other.layers) {
+    // The copied parent pointers still point into `other`.
+    for (auto& [id, entry] : images) {
+      entry.parent = entry.image.parent.empty() ? nullptr : find(entry.image.parent);
+    }
+  }
+  State& operator=(const State&) = delete;
+
+  Entry* find(std::string_view id) {
+    const auto it = images.find(id);
+    return it == images.end() ? nullptr : &it->second;
+  }
+  const Entry* find(std::string_view id) const {
+    const auto it = images.find(id);
+    return it == images.end() ? nullptr : &it->second;
+  }
+  const IdSet* children_of(std::string_view id) const {
+    const auto it = children.find(id);
+    return it == children.end() ? nullptr : &it->second;
+  }
+  const Usage* usage_of(std::string_view id) const {
+    const auto it = usage.find(id);
+    return it == usage.end() ? nullptr : &it->second;
+  }
+
+  // Whether `view`'s prune removes the image, given what it does to the image's children.
+  // Both prunes delete their requested images without force and with parent pruning: an image
+  // goes when no container uses it, all its children go, and it was requested or is a parent
+  // without references that lost its last child.
+  static bool view_removes(const Entry& entry, std::size_t view) {
+    if (entry.kept_children[view] != 0 || entry.container_count != 0) {
+      return false;
+    }
+    if (view == k_unused_view) {
+      // prune -a requests every image with a reference or without children (moby's
+      // ImagesPrune); the rest are parents without references, which parent pruning takes
+      // once their children go.
+      return true;
+    }
+    // prune requests the untagged images without children; a parent goes only by pruning.
+    const Image& image = entry.image;
+    return entry.child_count == 0 ? image.tags.empty() : !has_references(image);
+  }
+
+  // Brings the views of `entry` up to date after something they depend on changed, and carries
+  // any change up the parent chain. Each step flips an image in the same direction, so a cycle
+  // in bad data ends the walk when it comes back to an image already flipped.
+  void settle(Entry* start) {
+    for (std::size_t view = 0; view < k_view_count; ++view) {
+      for (Entry* entry = start; entry != nullptr; entry = entry->parent) {
+        const bool removed = view_removes(*entry, view);
+        if (removed == entry->removed[view]) {
+          break;
+        }
+        entry->removed[view] = removed;
+        layers.set_removed(entry->path, view, removed);
+        if (entry->parent != nullptr) {
+          if (removed) {
+            --entry->parent->kept_children[view];
+          } else {
+            ++entry->parent->kept_children[view];
+          }
+        }
+      }
+    }
+  }
+  void settle(std::string_view id) { settle(find(id)); }
+
+  void link_parent(const std::string& id, Entry& entry) {
+    const std::string& parent_id = entry.image.parent;
+    if (parent_id.empty()) {
+      return;
+    }
+    children[parent_id].insert(id);
+    entry.parent = find(parent_id);
+    if (Entry* parent = entry.parent; parent != nullptr) {
+      ++parent->child_count;
+      for (std::size_t view = 0; view < k_view_count; ++view) {
+        if (!entry.removed[view]) {
+          ++parent->kept_children[view];
+        }
+      }
+      // Even with unchanged counts: gaining a first child changes what prune asks of it.
+      settle(parent);
+    }
+  }
+
+  // Clears the entry's parent first, so that a settle reaching it through a cycle stops there.
+  void unlink_parent(const std::string& id, Entry& entry) {
+    const std::string parent_id = std::exchange(entry.image.parent, std::string{});
+    Entry* parent = std::exchange(entry.parent, nullptr);
+    if (parent_id.empty()) {
+      return;
+    }
+    if (const auto it = children.find(parent_id); it != children.end()) {
+      it->second.erase(id);
+      if (it->second.empty()) {
+        children.erase(it);
+      }
+    }
+    if (parent != nullptr) {
+      --parent->child_count;
+      for (std::size_t view = 0; view < k_view_count; ++view) {
+        if (!entry.removed[view]) {
+          --parent->kept_children[view];
+        }
+      }
+      settle(parent);
+    }
+  }
+
+  void forget_references(const std::string& id, const Image& image) {
+    for (const auto* list : {&image.tags, &image.digests}) {
+      for (const std::string& reference : *list) {
+        if (const auto it = references.find(reference);
+            it != references.end() && it->second == id) {
+          references.erase(it);
+        }
+      }
+    }
+  }
+
+  // Points `image`'s references at it, taking them away from their previous owners: the engine
+  // sends no untag for the image a moved tag left. Returns the owners that lost a reference.
+  std::vector<Entry*> claim_references(const std::string& id, const Image& image) {
+    std::vector<Entry*> losers;
+    for (const auto* list : {&image.tags, &image.digests}) {
+      for (const std::string& reference : *list) {
+        auto [it, inserted] = references.try_emplace(reference, id);
+        if (inserted || it->second == id) {
+          continue;
+        }
+        if (Entry* owner = find(it->second); owner != nullptr) {
+          if (!erase_sorted(owner->image.tags, reference)) {
+            erase_sorted(owner->image.digests, reference);
+          }
+          losers.push_back(owner);
+        }
+        it->second = id;
+      }
+    }
+    return losers;
+  }
+
+  void settle_all(const std::vector<Entry*>& entries) {
+    for (Entry* entry : entries) {
+      settle(entry);
+    }
+  }
+
+  void insert(Image image) {
+    const std::string id = image.id;
+    const std::vector<Entry*> losers = claim_references(id, image);
+    Entry& entry = images[id];
+    entry.image = std::move(image);
+    if (const Usage* counts = usage_of(id); counts != nullptr) {
+      entry.container_count = counts->containers;
+    }
+    if (const IdSet* known_children = children_of(id); known_children != nullptr) {
+      for (const std::string& child_id : *known_children) {
+        Entry* child = find(child_id);
+        child->parent = &entry;
+        ++entry.child_count;
+        for (std::size_t view = 0; view < k_view_count; ++view) {
+          if (!child->removed[view]) {
+            ++entry.kept_children[view];
+          }
+        }
+      }
+    }
+    for (std::size_t view = 0; view < k_view_count; ++view) {
+      entry.removed[view] = view_removes(entry, view);
+    }
+    entry.path = layers.acquire(entry.image.layers, entry.removed);
+    link_parent(id, entry);
+    settle_all(losers);
+  }
+
+  void replace(Entry& entry, Image image) {
+    const std::string id = image.id;
+    forget_references(id, entry.image);
+    const std::vector<Entry*> losers = claim_references(id, image);
+    if (entry.image.layers != image.layers) {
+      layers.release(entry.image.layers, entry.path, entry.removed);
+      entry.path = layers.acquire(image.layers, entry.removed);
+    }
+    const bool parent_changed = entry.image.parent != image.parent;
+    if (parent_changed) {
+      unlink_parent(id, entry);
+    }
+    entry.image = std::move(image);
+    if (parent_changed) {
+      link_parent(id, entry);
+    }
+    settle(&entry);
+    settle_all(losers);
+  }
+
+  void erase(const std::string& id, Entry& entry) {
+    unlink_parent(id, entry);
+    if (const IdSet* orphans = children_of(id); orphans != nullptr) {
+      for (const std::string& child_id : *orphans) {
+        find(child_id)->parent = nullptr;
+      }
+    }
+    forget_references(id, entry.image);
+    layers.release(entry.image.layers, entry.path, entry.removed);
+    images.erase(id);
+  }
+
+  void change_usage(const ContainerRef& container, int sign) {
+    Usage& counts = usage[container.image_id];
+    if (sign > 0) {
+      ++counts.containers;
+      counts.running += container.running ? 1 : 0;
+    } else {
+      --counts.containers;
+      counts.running -= container.running ? 1 : 0;
+    }
+    if (Entry* entry = find(container.image_id); entry != nullptr) {
+      entry->container_count = counts.containers;
+    }
+    if (counts.containers == 0) {
+      usage.erase(container.image_id);
+    }
+  }
+
+  // The images a delete of `requested` removes (see removal_closure). Only requested images and
+  // their ancestors without references can go, so the work is bounded by those; children are
+  // decided before their parents by counting down each parent's children.
+  std::vector<const Entry*> closure(std::span<const std::string> requested,
+                                    ReclaimOptions options) const {
+    const auto can_go = [&](const Entry& entry) {
+      return !options.respect_containers || entry.container_count == 0;
+    };
+    // Candidate -> children not yet removed.
+    std::unordered_map<const Entry*, std::size_t> candidates;
+    candidates.reserve(requested.size());
+    std::vector<const Entry*> starts;
+    for (const std::string& id : requested) {
+      const Entry* entry = find(id);
+      if (entry != nullptr && can_go(*entry) && candidates.try_emplace(entry, 0).second) {
+        starts.push_back(entry);
+      }
+    }
+    for (const Entry* entry : starts) {
+      // Stops at an ancestor already visited, which also ends any cycle.
+      const Entry* parent = entry->parent;
+      while (parent != nullptr && can_go(*parent) && !has_references(parent->image) &&
+             candidates.try_emplace(parent, 0).second) {
+        parent = parent->parent;
+      }
+    }
+
+    // Every candidate may go by itself (no container; requested, or a parent without references
+    // pruned with its children), so it goes exactly when all its children went. A child outside
+    // the candidates never goes, so its parent never counts down to zero and stays, and so does
+    // every ancestor above it; the same holds inside a cycle.
+    std::vector<const Entry*> removed;
+    for (auto& [entry, children_left] : candidates) {
+      children_left = entry->child_count;
+      if (children_left == 0) {
+        removed.push_back(entry);
+      }
+    }
+    for (std::size_t next = 0; next < removed.size(); ++next) {
+      const Entry* parent = removed[next]->parent;
+      if (parent == nullptr) {
+        continue;
+      }
+      if (const auto it = candidates.find(parent); it != candidates.end() && --it->second == 0) {
+        removed.push_back(parent);
+      }
+    }
+    return removed;
+  }
+
+  // Bytes of the nodes whose every user is among `removed`.
+  std::int64_t freed_by(const std::vector<const Entry*>& removed) const {
+    std::size_t path_lengths = 0;
+    for (const Entry* entry : removed) {
+      path_lengths += entry->path.size();
+    }
+    std::int64_t bytes = 0;
+    const auto count = [&](auto& removed_users) {
+      for (const Entry* entry : removed) {
+        for (const LayerTrie::NodeId node : entry->path) {
+          if (++removed_users[node] == layers.users(node)) {
+            bytes += layers.size(node);
+          }
+        }
+      }
+    };
+    // Large deletes (a prune) touch much of the trie: a flat array beats hashing then.
+    if (path_lengths * 4 >= layers.id_bound()) {
+      std::vector<std::uint32_t> removed_users(layers.id_bound());
+      count(removed_users);
+    } else {
+      std::unordered_map<LayerTrie::NodeId, std::uint32_t> removed_users;
+      removed_users.reserve(path_lengths);
+      count(removed_users);
+    }
+    return bytes;
+  }
+};
+
+ImageGraph::ImageGraph() : m_state(std::make_unique<State>()) {}
+ImageGraph::~ImageGraph() = default;
+ImageGraph::ImageGraph(const ImageGraph& other)
+    : m_state(std::make_unique<State>(readable(other.m_state))) {}
+ImageGraph& ImageGraph::operator=(const ImageGraph& other) {
+  if (this != &other) {
+    m_state = std::make_unique<State>(readable(other.m_state));
+  }
+  return *this;
+}
+ImageGraph::ImageGraph(ImageGraph&&) noexcept = default;
+ImageGraph& ImageGraph::operator=(ImageGraph&&) noexcept = default;
+
+void ImageGraph::upsert_image(Image image) {
+  State& data = writable(m_state);
+  sort_unique(image.tags);
+  sort_unique(image.digests);
+  if (Entry* entry = data.find(image.id); entry != nullptr) {
+    data.replace(*entry, std::move(image));
+  } else {
+    data.insert(std::move(image));
+  }
+}
+
+bool ImageGraph::remove_image(std::string_view id) {
+  State& data = writable(m_state);
+  const auto it = data.images.find(id);
+  if (it == data.images.end()) {
+    return false;
+  }
+  // `id` may point into the entry about to go.
+  const std::string key = it->first;
+  data.erase(key, it->second);
+  return true;
+}
+
+bool ImageGraph::set_references(std::string_view id, std::vector<std::string> tags,
+                                std::vector<std::string> digests) {
+  State& data = writable(m_state);
+  Entry* entry = data.find(id);
+  if (entry == nullptr) {
+    return false;
+  }
+  Image image = entry->image;
+  image.tags = std::move(tags);
+  image.digests = std::move(digests);
+  sort_unique(image.tags);
+  sort_unique(image.digests);
+  data.replace(*entry, std::move(image));
+  return true;
+}
+
+void ImageGraph::upsert_container(ContainerRef container) {
+  State& data = writable(m_state);
+  std::string previous_image;
+  auto it = data.containers.find(container.id);
+  if (it != data.containers.end()) {
+    data.change_usage(it->second, -1);
+    previous_image = it->second.image_id;
+    it->second = std::move(container);
+  } else {
+    const std::string id = container.id;
+    it = data.containers.emplace(id, std::move(container)).first;
+  }
+  data.change_usage(it->second, 1);
+  if (!previous_image.empty()) {
+    data.settle(previous_image);
+  }
+  data.settle(it->second.image_id);
+}
+
+bool ImageGraph::remove_container(std::string_view container_id) {
+  State& data = writable(m_state);
+  const auto it = data.containers.find(container_id);
+  if (it == data.containers.end()) {
+    return false;
+  }
+  const std::string image_id = it->second.image_id;
+  data.change_usage(it->second, -1);
+  data.containers.erase(it);
+  data.settle(image_id);
+  return true;
+}
+
+bool ImageGraph::set_container_running(std::string_view container_id, bool running) {
+  State& data = writable(m_state);
+  const auto it = data.containers.find(container_id);
+  if (it == data.containers.end()) {
+    return false;
+  }
+  if (it->second.running != running) {
+    // Running or stopped, a container keeps its image: only the counts change.
+    data.change_usage(it->second, -1);
+    it->second.running = running;
+    data.change_usage(it->second, 1);
+  }
+  return true;
+}
+
+void ImageGraph::clear() {
+  m_state = std::make_unique<State>();
+}
+
+std::size_t ImageGraph::image_count() const {
+  return readable(m_state).images.size();
+}
+
+std::size_t ImageGraph::container_count() const {
+  return readable(m_state).containers.size();
+}
+
+const Image* ImageGraph::find_image(std::string_view id) const {
+  const Entry* entry = readable(m_state).find(id);
+  return entry == nullptr ? nullptr : &entry->image;
+}
+
+const ContainerRef* ImageGraph::find_container(std::string_view container_id) const {
+  const auto& containers = readable(m_state).containers;
+  const auto it = containers.find(container_id);
+  return it == containers.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> ImageGraph::image_ids() const {
+  std::vector<std::string> ids;
+  ids.reserve(image_count());
+  for (const auto& [id, entry] : readable(m_state).images) {
+    ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+std::vector<ContainerRef> ImageGraph::containers() const {
+  std::vector<ContainerRef> result;
+  result.reserve(container_count());
+  for (const auto& [id, container] : readable(m_state).containers) {
+    result.push_back(container);
+  }
+  std::sort(result.begin(), result.end(),
+            [](const ContainerRef& lhs, const ContainerRef& rhs) { return lhs.id < rhs.id; });
+  return result;
+}
+
+const Image* ImageGraph::find_by_reference(std::string_view reference) const {
+  const State& data = readable(m_state);
+  const auto it = data.references.find(reference);
+  return it == data.references.end() ? nullptr : find_image(it->second);
+}
+
+std::vector<std::string> ImageGraph::children(std::string_view id) const {
+  const IdSet* set = readable(m_state).children_of(id);
+  return set == nullptr ? std::vector<std::string>{}
+                        : std::vector<std::string>(set->begin(), set->end());
+}
+
+ImageState ImageGraph::state(std::string_view id) const {
+  const State& data = readable(m_state);
+  if (const Entry* entry = data.find(id); entry != nullptr) {
+    if (!entry->image.tags.empty()) {
+      return ImageState::tagged;
+    }
+    return entry->child_count > 0 ? ImageState::intermediate : ImageState::dangling;
+  }
+  return data.children_of(id) != nullptr ? ImageState::intermediate : ImageState::dangling;
+}
+
+bool ImageGraph::in_use(std::string_view id) const {
+  return containers_using(id) > 0;
+}
+
+std::size_t ImageGraph::containers_using(std::string_view id) const {
+  const Usage* found = readable(m_state).usage_of(id);
+  return found == nullptr ? 0 : found->containers;
+}
+
+std::size_t ImageGraph::running_containers_using(std::string_view id) const {
+  const Usage* found = readable(m_state).usage_of(id);
+  return found == nullptr ? 0 : found->running;
+}
+
+std::vector<std::string> ImageGraph::dangling_images() const {
+  std::vector<std::string> ids;
+  for (const auto& [id, entry] : readable(m_state).images) {
+    if (entry.image.tags.empty() && entry.child_count == 0) {
+      ids.push_back(id);
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+std::vector<std::string> ImageGraph::unused_images() const {
+  std::vector<std::string> ids;
+  for (const auto& [id, entry] : readable(m_state).images) {
+    const bool intermediate = entry.image.tags.empty() && entry.child_count > 0;
+    if (!intermediate && entry.container_count == 0) {
+      ids.push_back(id);
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+std::int64_t ImageGraph::layers_bytes() const {
+  return readable(m_state).layers.bytes();
+}
+
+std::vector<std::string> ImageGraph::removal_closure(std::span<const std::string> requested,
+                                                     ReclaimOptions options) const {
+  std::vector<std::string> ids;
+  for (const Entry* entry : readable(m_state).closure(requested, options)) {
+    ids.push_back(entry->image.id);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+std::int64_t ImageGraph::reclaimable_bytes(std::span<const std::string> requested,
+                                           ReclaimOptions options) const {
+  const State& data = readable(m_state);
+  return data.freed_by(data.closure(requested, options));
+}
+
+std::int64_t ImageGraph::dangling_reclaimable_bytes() const {
+  return readable(m_state).layers.freed_bytes(k_dangling_view);
+}
+
+std::int64_t ImageGraph::unused_reclaimable_bytes() const {
+  return readable(m_state).layers.freed_bytes(k_unused_view);
+}
+
+std::int64_t ImageGraph::unique_bytes(std::string_view id) const {
+  const std::array<std::string, 1> requested{std::string(id)};
+  return reclaimable_bytes(requested, ReclaimOptions{.respect_containers = false});
+}
+
+} // namespace imagegc::graph

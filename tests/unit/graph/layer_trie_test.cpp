@@ -1,0 +1,88 @@
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "graph/layer_trie.hpp"
+
+namespace imagegc::graph {
+namespace {
+
+const std::vector<Layer> k_ab = {{"sha256:a", 100}, {"sha256:b", 10}};
+const std::vector<Layer> k_ac = {{"sha256:a", 100}, {"sha256:c", 1}};
+constexpr ViewFlags k_kept = {false, false};
+
+TEST(LayerTrie, shared_prefixes_are_counted_once) {
+  LayerTrie trie;
+  const LayerTrie::Path ab = trie.acquire(k_ab, k_kept);
+  const LayerTrie::Path ac = trie.acquire(k_ac, k_kept);
+  EXPECT_EQ(ab[0], ac[0]);
+  EXPECT_NE(ab[1], ac[1]);
+  EXPECT_EQ(trie.users(ab[0]), 2u);
+  EXPECT_EQ(trie.node_count(), 3u);
+  EXPECT_EQ(trie.bytes(), 111);
+
+  trie.release(k_ab, ab, k_kept);
+  EXPECT_EQ(trie.bytes(), 101);
+  EXPECT_EQ(trie.node_count(), 2u);
+  trie.release(k_ac, ac, k_kept);
+  EXPECT_EQ(trie.bytes(), 0);
+  EXPECT_EQ(trie.node_count(), 0u);
+}
+
+TEST(LayerTrie, freed_slots_are_reused_without_stale_chains) {
+  LayerTrie trie;
+  const LayerTrie::Path ab = trie.acquire(k_ab, k_kept);
+  trie.release(k_ab, ab, k_kept);
+  const std::vector<Layer> cb = {{"sha256:c", 5}, {"sha256:b", 10}};
+  const LayerTrie::Path path = trie.acquire(cb, k_kept);
+  EXPECT_LT(path[0], trie.id_bound());
+  EXPECT_LT(path[1], trie.id_bound());
+  EXPECT_EQ(trie.bytes(), 15);
+  // The old chain a/b must not be found again through a reused slot.
+  const LayerTrie::Path again = trie.acquire(k_ab, k_kept);
+  EXPECT_EQ(trie.bytes(), 125);
+  EXPECT_EQ(trie.node_count(), 4u);
+  EXPECT_NE(again[1], path[1]);
+}
+
+TEST(LayerTrie, a_view_frees_nodes_whose_every_user_it_removes) {
+  LayerTrie trie;
+  const LayerTrie::Path ab = trie.acquire(k_ab, {true, false});
+  const LayerTrie::Path ac = trie.acquire(k_ac, {false, false});
+  EXPECT_EQ(trie.freed_bytes(0), 10);
+  EXPECT_EQ(trie.freed_bytes(1), 0);
+
+  trie.set_removed(ac, 0, true);
+  EXPECT_EQ(trie.freed_bytes(0), 111);
+  trie.set_removed(ab, 1, true);
+  EXPECT_EQ(trie.freed_bytes(1), 10);
+  trie.set_removed(ac, 0, false);
+  EXPECT_EQ(trie.freed_bytes(0), 10);
+
+  trie.release(k_ab, ab, {true, true});
+  EXPECT_EQ(trie.freed_bytes(0), 0);
+  EXPECT_EQ(trie.freed_bytes(1), 0);
+  EXPECT_EQ(trie.bytes(), 101);
+}
+
+TEST(LayerTrie, empty_chains_hold_nothing) {
+  LayerTrie trie;
+  const LayerTrie::Path path = trie.acquire({}, k_kept);
+  EXPECT_TRUE(path.empty());
+  EXPECT_EQ(trie.bytes(), 0);
+  trie.release({}, path, k_kept);
+  EXPECT_EQ(trie.node_count(), 0u);
+}
+
+TEST(LayerTrie, clear_forgets_everything) {
+  LayerTrie trie;
+  (void)trie.acquire(k_ab, {true, true});
+  trie.clear();
+  EXPECT_EQ(trie.bytes(), 0);
+  EXPECT_EQ(trie.freed_bytes(0), 0);
+  EXPECT_EQ(trie.node_count(), 0u);
+  EXPECT_EQ(trie.id_bound(), 0u);
+}
+
+} // namespace
+} // namespace imagegc::graph
