@@ -6,6 +6,7 @@
 #   scripts/private-engine.sh stop DIR
 #
 # On start it imports busybox:latest from Debian's busybox-static (no registry is needed).
+# The engine reaches no registry: its proxy is a closed port on loopback.
 set -euo pipefail
 
 command=${1:?usage: private-engine.sh start|stop DIR}
@@ -20,7 +21,10 @@ start() {
     echo "unix://$socket"
     return
   fi
-  dockerd --host "unix://$socket" --data-root "$dir/data" --exec-root "$dir/exec" \
+  # Registry traffic goes to a closed loopback port: tests never pull, and a mistake that would
+  # pull fails at once instead of reaching out.
+  HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY= \
+    dockerd --host "unix://$socket" --data-root "$dir/data" --exec-root "$dir/exec" \
     --pidfile "$dir/docker.pid" --bridge=none --iptables=false --ip6tables=false \
     >"$dir/dockerd.log" 2>&1 &
   local pid=$!
@@ -39,19 +43,7 @@ start() {
     echo "dockerd did not answer within 30 s; see $dir/dockerd.log" >&2
     exit 1
   fi
-  if ! DOCKER_HOST=unix://$socket "$docker_cli" image inspect busybox:latest >/dev/null 2>&1; then
-    local rootfs=$dir/busybox-rootfs
-    rm -rf "$rootfs"
-    mkdir -p "$rootfs/bin" "$rootfs/tmp" "$rootfs/etc"
-    chmod 1777 "$rootfs/tmp"
-    cp /bin/busybox "$rootfs/bin/busybox"
-    for applet in $(/bin/busybox --list); do
-      [[ $applet == busybox ]] || ln -sf busybox "$rootfs/bin/$applet"
-    done
-    echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
-    tar -C "$rootfs" -c . | DOCKER_HOST=unix://$socket "$docker_cli" import - busybox:latest >/dev/null
-    rm -rf "$rootfs"
-  fi
+  "$(dirname "$0")/import-busybox.sh" "unix://$socket"
   echo "unix://$socket"
 }
 

@@ -107,6 +107,12 @@ void EngineHarness::reset() {
     }
   }
   try_docker("builder prune -af");
+  // A test's `prune -a` takes the base image too: bring it back without any registry.
+  const auto imported = run_command("env IMAGEGC_DOCKER_CLI='" + m_cli + "' " IMAGEGC_SOURCE_DIR
+                                    "/scripts/import-busybox.sh '" + m_host + "'");
+  if (imported.exit_code != 0) {
+    ADD_FAILURE() << "cannot import busybox:latest: " << imported.output;
+  }
 }
 
 std::string EngineHarness::build(const std::string& dockerfile, const std::string& tag,

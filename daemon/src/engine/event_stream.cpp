@@ -97,7 +97,9 @@ asio::awaitable<Result<void>> EventStream::run(const EventSubscription& subscrip
   while (!parser.is_done()) {
     parser.get().body().data = chunk.data();
     parser.get().body().size = chunk.size();
-    co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    // read_some: hand over each event as it arrives, not when 64 KiB have piled up.
+    co_await http::async_read_some(stream, buffer, parser,
+                                   asio::redirect_error(asio::use_awaitable, ec));
     if (ec == http::error::need_buffer) {
       ec = {};
     }

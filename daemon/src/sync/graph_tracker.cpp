@@ -75,10 +75,10 @@ struct GraphTracker::Impl {
       co_return false;
     }
     if (synced_once) {
-      const auto corrections = graph::ImageGraph::differences(graph, *fresh);
+      const auto corrections = graph::ImageGraph::differences(*fresh, graph);
       stats.resync_corrections += corrections.size();
       if (!corrections.empty()) {
-        spdlog::info("re-list corrected {} difference(s) the events did not show, e.g. {}",
+        spdlog::info("re-list corrected {} difference(s) the events had not shown, e.g. {}",
                      corrections.size(), corrections.front());
       }
     }

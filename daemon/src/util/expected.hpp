@@ -21,6 +21,9 @@ public:
   using value_type = T;
   using error_type = E;
 
+  Expected()
+    requires std::is_default_constructible_v<T>
+      : m_storage(std::in_place_index<0>) {}
   Expected(T value) : m_storage(std::in_place_index<0>, std::move(value)) {}
   template <class G>
   Expected(Unexpected<G> error) : m_storage(std::in_place_index<1>, std::move(error.error)) {}
