@@ -4,6 +4,7 @@
 #include <array>
 #include <functional>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "graph/layer_trie.hpp"
@@ -401,6 +402,58 @@ struct ImageGraph::State {
   }
 };
 
+namespace {
+
+// Deletes images one at a time the way the engine does, counting what each delete frees.
+class SequentialDelete {
+public:
+  SequentialDelete(const LayerTrie& layers, ReclaimOptions options)
+      : m_layers(layers), m_options(options) {}
+
+  // Bytes freed by deleting `entry` now (and the parents without references it orphans); 0 when
+  // the engine would keep it (a container, a child that is still there).
+  std::int64_t remove(const Entry* entry) {
+    if (entry == nullptr || !may_go(*entry) || m_removed.contains(entry)) {
+      return 0;
+    }
+    std::int64_t bytes = 0;
+    for (const Entry* current = entry; current != nullptr;) {
+      m_removed.insert(current);
+      for (const LayerTrie::NodeId node : current->path) {
+        if (++m_removed_users[node] == m_layers.users(node)) {
+          bytes += m_layers.size(node);
+        }
+      }
+      const Entry* parent = current->parent;
+      if (parent == nullptr || m_removed.contains(parent)) {
+        break;
+      }
+      ++m_removed_children[parent];
+      // moby prunes a parent without references once its last child is gone.
+      current = (!has_references(parent->image) && may_go(*parent)) ? parent : nullptr;
+    }
+    return bytes;
+  }
+
+private:
+  bool may_go(const Entry& entry) const {
+    if (m_options.respect_containers && entry.container_count != 0) {
+      return false;
+    }
+    const auto it = m_removed_children.find(&entry);
+    const std::size_t gone = it == m_removed_children.end() ? 0 : it->second;
+    return gone == entry.child_count;
+  }
+
+  const LayerTrie& m_layers;
+  ReclaimOptions m_options;
+  std::unordered_set<const Entry*> m_removed;
+  std::unordered_map<const Entry*, std::size_t> m_removed_children;
+  std::unordered_map<LayerTrie::NodeId, std::uint32_t> m_removed_users;
+};
+
+} // namespace
+
 ImageGraph::ImageGraph() : m_state(std::make_unique<State>()) {}
 ImageGraph::~ImageGraph() = default;
 ImageGraph::ImageGraph(const ImageGraph& other)
@@ -635,6 +688,18 @@ std::int64_t ImageGraph::unused_reclaimable_bytes() const {
 std::int64_t ImageGraph::unique_bytes(std::string_view id) const {
   const std::array<std::string, 1> requested{std::string(id)};
   return reclaimable_bytes(requested, ReclaimOptions{.respect_containers = false});
+}
+
+std::vector<std::int64_t> ImageGraph::sequential_reclaim(std::span<const std::string> ordered,
+                                                        ReclaimOptions options) const {
+  const State& state = readable(m_state);
+  SequentialDelete deleting(state.layers, options);
+  std::vector<std::int64_t> freed;
+  freed.reserve(ordered.size());
+  for (const std::string& id : ordered) {
+    freed.push_back(deleting.remove(state.find(id)));
+  }
+  return freed;
 }
 
 } // namespace imagegc::graph

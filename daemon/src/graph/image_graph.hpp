@@ -129,6 +129,11 @@ public:
   [[nodiscard]] std::int64_t dangling_reclaimable_bytes() const;
   // What `docker image prune -a` frees.
   [[nodiscard]] std::int64_t unused_reclaimable_bytes() const;
+  // Bytes each delete frees when `ordered` is deleted one image at a time, in that order, each
+  // counting the parents without references it orphans; 0 for a delete the engine would refuse
+  // (a container uses the image, or one of its children is still there).
+  [[nodiscard]] std::vector<std::int64_t>
+  sequential_reclaim(std::span<const std::string> ordered, ReclaimOptions options = {}) const;
   // Bytes that deleting this one image (and the parents it orphans) frees, containers ignored.
   [[nodiscard]] std::int64_t unique_bytes(std::string_view id) const;
 
