@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libboost-dev libsimdjson-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libyaml-cpp-dev prometheus-cpp-dev libre2-dev libsystemd-dev
+  libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   docker.io busybox-static curl
 )

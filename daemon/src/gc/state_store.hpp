@@ -1,0 +1,79 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace imagegc::gc {
+
+// What happened while opening the state database, for the daemon to log and act on.
+struct StateStoreOpenReport {
+  // False when the store fell back to memory: nothing will survive a restart.
+  bool persistent = true;
+  std::vector<std::string> warnings;
+  // Where an unreadable (corrupt, foreign or newer-version) database was moved, if one was.
+  std::optional<std::string> set_aside_path;
+  // The state directory or the database file can be written by any user, so anyone on the host
+  // could change which images look recently used. The daemon decides whether to refuse.
+  bool world_writable = false;
+};
+
+// When each image was last used, by image id. Docker does not record this, so imagegc does, and it
+// must survive restarts: records live in <directory>/state.db (SQLite, WAL mode) and every change
+// is written at once as one small statement, never a rewrite of the table. Reads come from a map
+// loaded at open, so they cost no I/O.
+//
+// A write that fails (disk full, file removed under us) is logged and counted, never thrown: the
+// in-memory record stays right for this run, which is what the planner reads.
+//
+// Not thread-safe: one thread (the daemon's executor) owns the store.
+class StateStore {
+public:
+  static constexpr int k_schema_version = 1;
+
+  // Opens <directory>/state.db, creating the directory and the file when missing. A file that is
+  // corrupt, not a SQLite database, or written by a newer schema version is renamed aside to
+  // state.db.corrupt-<unix time> (or .newer-<unix time>) and a fresh database takes its place. When
+  // nothing can be opened or created there, the store lives in memory (report.persistent false).
+  // Never throws for trouble with the files; everything is said in `report`.
+  static std::unique_ptr<StateStore> open(const std::string& directory,
+                                          StateStoreOpenReport& report);
+  // A store that keeps nothing on disk (dry runs, tests, the fallback of open()).
+  static std::unique_ptr<StateStore> in_memory();
+
+  ~StateStore();
+  StateStore(const StateStore&) = delete;
+  StateStore& operator=(const StateStore&) = delete;
+
+  // The image was used at `unix_seconds`. Only ever moves a time forward: events can arrive out of
+  // order after a reconnect replays them.
+  void record_use(std::string_view image_id, std::int64_t unix_seconds);
+  // Records a time only when the image has none (first start: container timestamps, LastTagTime,
+  // created), so a real use is never overwritten by a guess.
+  void seed_use(std::string_view image_id, std::int64_t unix_seconds);
+  [[nodiscard]] std::optional<std::int64_t> last_used(std::string_view image_id) const;
+  // The image was deleted.
+  void forget(std::string_view image_id);
+  // Drops the records of every image not in `live_ids` (after a full sync), in one transaction.
+  void retain_only(const std::vector<std::string>& live_ids);
+
+  [[nodiscard]] std::size_t size() const;
+  // Writes that did not reach the database since open.
+  [[nodiscard]] std::uint64_t write_failures() const;
+  [[nodiscard]] bool persistent() const;
+
+  // Persisted key/value metadata (e.g. "seeded" = "1").
+  void set_meta(std::string_view key, std::string_view value);
+  [[nodiscard]] std::optional<std::string> meta(std::string_view key) const;
+
+private:
+  struct Impl;
+  explicit StateStore(std::unique_ptr<Impl> impl);
+
+  std::unique_ptr<Impl> m_impl;
+};
+
+} // namespace imagegc::gc
