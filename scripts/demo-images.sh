@@ -6,6 +6,7 @@ set -euo pipefail
 host=${1:?usage: demo-images.sh DOCKER_HOST}
 docker_cli=${IMAGEGC_DOCKER_CLI:-/usr/bin/docker}
 export DOCKER_HOST=$host
+"$(dirname "$0")/import-busybox.sh" "$host"
 if "$docker_cli" image inspect demo/app:latest >/dev/null 2>&1; then
   exit 0 # filled on an earlier run
 fi

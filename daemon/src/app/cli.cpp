@@ -7,9 +7,25 @@
 #include <spdlog/spdlog.h>
 
 #include "app/commands.hpp"
+#include "app/daemon.hpp"
 #include "app/logging.hpp"
+#include "app/policy_file.hpp"
 
 namespace imagegc::app {
+
+namespace {
+
+void add_format_option(CLI::App& command, OutputFormat& format, bool with_tree) {
+  std::map<std::string, OutputFormat> formats{{"table", OutputFormat::table},
+                                              {"json", OutputFormat::json}};
+  if (with_tree) {
+    formats.emplace("tree", OutputFormat::tree);
+  }
+  command.add_option("--format", format, with_tree ? "table, json or tree" : "table or json")
+      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case));
+}
+
+} // namespace
 
 int run_cli(int argc, char** argv) {
   CLI::App cli{"imagegc: keeps Docker hosts from filling up with images", "imagegc"};
@@ -26,15 +42,33 @@ int run_cli(int argc, char** argv) {
   cli.add_option("--log-format", logging.format, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
 
-  GraphFormat format = GraphFormat::table;
-  const std::map<std::string, GraphFormat> formats{
-      {"table", GraphFormat::table}, {"json", GraphFormat::json}, {"tree", GraphFormat::tree}};
+  std::string config_path = k_default_policy_path;
+  std::string state_dir = k_default_state_dir;
+  const auto add_policy_options = [&](CLI::App& command) {
+    command.add_option("--config,-c", config_path, "Policy file")->capture_default_str();
+    command.add_option("--state-dir", state_dir, "Where last-used times are kept")
+        ->capture_default_str();
+  };
+
+  OutputFormat format = OutputFormat::table;
   auto* graph = cli.add_subcommand("graph", "Sync with the engine once and print every image");
-  graph->add_option("--format", format, "table, json or tree")
-      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case));
+  add_format_option(*graph, format, true);
+
+  auto* plan = cli.add_subcommand(
+      "plan", "Print what a pass would delete and keep now, and why (deletes nothing)");
+  add_policy_options(*plan);
+  add_format_option(*plan, format, false);
+
+  auto* once = cli.add_subcommand("once", "Run one garbage-collection pass and exit");
+  add_policy_options(*once);
 
   auto* run = cli.add_subcommand(
-      "run", "Follow the engine's events and keep the image graph current (the daemon)");
+      "run", "The daemon: follow the engine and run passes on the policy's schedule");
+  add_policy_options(*run);
+
+  std::string check_path;
+  auto* check = cli.add_subcommand("check-config", "Validate a policy file");
+  check->add_option("file", check_path, "Policy file")->required();
 
   try {
     cli.parse(argc, argv);
@@ -47,8 +81,14 @@ int run_cli(int argc, char** argv) {
     if (graph->parsed()) {
       return graph_command(global, format);
     }
-    if (run->parsed()) {
-      return run_command(global);
+    if (plan->parsed()) {
+      return plan_command(global, config_path, state_dir, format);
+    }
+    if (check->parsed()) {
+      return check_config_command(check_path);
+    }
+    if (once->parsed() || run->parsed()) {
+      return run_daemon(global, DaemonOptions{config_path, state_dir, once->parsed()});
     }
   } catch (const std::exception& error) {
     spdlog::critical("{}", error.what());

@@ -2,21 +2,22 @@
 
 #include "util/asio.hpp"
 
-#include <csignal>
 #include <iostream>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
 #include "app/graph_report.hpp"
+#include "app/plan_report.hpp"
+#include "app/policy_file.hpp"
 #include "engine/endpoint.hpp"
 #include "engine/engine_client.hpp"
+#include "gc/disk_stats.hpp"
+#include "gc/gc_pass.hpp"
+#include "gc/state_store.hpp"
+#include "policy/policy_loader.hpp"
 #include "sync/graph_loader.hpp"
-#include "sync/graph_tracker.hpp"
-#include "util/format.hpp"
 
 namespace imagegc::app {
 
@@ -24,119 +25,106 @@ namespace asio = boost::asio;
 
 namespace {
 
-// Completion for co_spawn: an exception escaping a coroutine leaves io_context::run() and
-// reaches main's single catch, instead of being dropped.
-void rethrow(std::exception_ptr error) {
-  if (error) {
-    std::rethrow_exception(error);
-  }
-}
+// What a one-shot command reads from the engine.
+struct Snapshot {
+  engine::ApiVersion api_version;
+  engine::EngineInfo info;
+  graph::ImageGraph graph;
+};
 
-std::string graph_summary(const graph::ImageGraph& graph) {
-  std::size_t counts[3] = {0, 0, 0};
-  std::size_t in_use = 0;
-  for (const auto& id : graph.image_ids()) {
-    ++counts[static_cast<int>(graph.state(id))];
-    in_use += graph.in_use(id) ? 1 : 0;
+// Connects, syncs once and hands the snapshot to `use`. Errors go to stderr; returns the exit
+// code (1 when the engine could not be read, 2 for a bad address).
+template <class Use> int with_snapshot(const GlobalOptions& global, Use use) {
+  const auto endpoint = engine::resolve_endpoint(global.host);
+  if (!endpoint) {
+    std::cerr << "imagegc: " << endpoint.error() << '\n';
+    return 2;
   }
-  return fmt::format("{} images ({} tagged, {} dangling, {} intermediate; {} in use), layers {}; "
-                     "reclaimable: dangling {}, unused {}",
-                     graph.image_count(), counts[static_cast<int>(graph::ImageState::tagged)],
-                     counts[static_cast<int>(graph::ImageState::dangling)],
-                     counts[static_cast<int>(graph::ImageState::intermediate)], in_use,
-                     util::human_bytes(graph.layers_bytes()),
-                     util::human_bytes(graph.dangling_reclaimable_bytes()),
-                     util::human_bytes(graph.unused_reclaimable_bytes()));
+  asio::io_context io;
+  std::optional<Snapshot> snapshot;
+  std::string error;
+  auto read = [&]() -> asio::awaitable<void> {
+    engine::EngineClient client(io.get_executor(), *endpoint);
+    auto version = co_await client.negotiate();
+    if (!version) {
+      error = version.error().message;
+      co_return;
+    }
+    auto info = co_await client.info();
+    if (!info) {
+      error = info.error().message;
+      co_return;
+    }
+    auto graph = co_await sync::load_graph(client, graph::ImageGraph{});
+    if (!graph) {
+      error = graph.error().message;
+      co_return;
+    }
+    snapshot = Snapshot{*version, std::move(*info), std::move(*graph)};
+  };
+  asio::co_spawn(io, read(), [](std::exception_ptr thrown) {
+    if (thrown) {
+      std::rethrow_exception(thrown);
+    }
+  });
+  io.run();
+  if (!snapshot) {
+    std::cerr << "imagegc: " << error << '\n';
+    return 1;
+  }
+  return use(*snapshot);
 }
 
 } // namespace
 
-int graph_command(const GlobalOptions& global, GraphFormat format) {
-  const auto endpoint = engine::resolve_endpoint(global.host);
-  if (!endpoint) {
-    std::cerr << "imagegc: " << endpoint.error() << '\n';
-    return 2;
-  }
-  asio::io_context io;
-  int exit_code = 0;
-  std::string output;
-  auto sync_and_render = [&]() -> asio::awaitable<void> {
-    engine::EngineClient client(io.get_executor(), *endpoint);
-    auto fail = [&](const engine::Error& error) {
-      std::cerr << "imagegc: " << error.message << '\n';
-      exit_code = 1;
-    };
-    auto version = co_await client.negotiate();
-    if (!version) {
-      co_return fail(version.error());
-    }
-    auto info = co_await client.info();
-    if (!info) {
-      co_return fail(info.error());
-    }
-    auto graph = co_await sync::load_graph(client, graph::ImageGraph{});
-    if (!graph) {
-      co_return fail(graph.error());
-    }
+int graph_command(const GlobalOptions& global, OutputFormat format) {
+  return with_snapshot(global, [&](const Snapshot& snapshot) {
     switch (format) {
-    case GraphFormat::table:
-      output = render_table(*graph);
+    case OutputFormat::table:
+      std::cout << render_table(snapshot.graph);
       break;
-    case GraphFormat::json:
-      output = render_json(*graph, {*version, info->storage_driver});
+    case OutputFormat::json:
+      std::cout << render_json(snapshot.graph, {snapshot.api_version, snapshot.info.storage_driver});
       break;
-    case GraphFormat::tree:
-      output = render_tree(*graph);
+    case OutputFormat::tree:
+      std::cout << render_tree(snapshot.graph);
       break;
     }
-  };
-  asio::co_spawn(io, sync_and_render(), rethrow);
-  io.run();
-  std::cout << output << std::flush;
-  return exit_code;
+    return 0;
+  });
 }
 
-int run_command(const GlobalOptions& global) {
-  const auto endpoint = engine::resolve_endpoint(global.host);
-  if (!endpoint) {
-    std::cerr << "imagegc: " << endpoint.error() << '\n';
+int plan_command(const GlobalOptions& global, const std::string& config_path,
+                 const std::string& state_dir, OutputFormat format) {
+  const auto policy = load_policy_or_log(config_path);
+  if (!policy) {
     return 2;
   }
-  asio::io_context io;
-  sync::GraphTracker tracker(io.get_executor(), *endpoint);
-  spdlog::info("imagegc {} following the engine at {}", IMAGEGC_VERSION, endpoint->to_string());
+  return with_snapshot(global, [&](const Snapshot& snapshot) {
+    gc::StateStoreOpenReport report;
+    const auto state = gc::StateStore::open(state_dir, report);
+    const gc::PassInput input{*policy, snapshot.graph,
+                              [&](std::string_view id) { return state->last_used(id); },
+                              snapshot.info.docker_root_dir};
+    const auto plan = gc::plan_now(input, gc::disk_stats(snapshot.info.docker_root_dir));
+    std::cout << (format == OutputFormat::json ? render_plan_json(plan) : render_plan_table(plan));
+    return 0;
+  });
+}
 
-  // Changes arrive in bursts (a build sends dozens of events): log one summary per second.
-  asio::steady_timer summary_timer(io);
-  bool summary_pending = false;
-  tracker.on_graph_changed([&] {
-    if (summary_pending) {
-      return;
+int check_config_command(const std::string& config_path) {
+  auto loaded = policy::load_policy_file(config_path);
+  if (!loaded) {
+    for (const auto& error : loaded.error()) {
+      std::cerr << error.to_string() << '\n';
     }
-    summary_pending = true;
-    summary_timer.expires_after(std::chrono::seconds(1));
-    summary_timer.async_wait([&](boost::system::error_code ec) {
-      summary_pending = false;
-      if (!ec) {
-        spdlog::info("{}", graph_summary(tracker.graph()));
-      }
-    });
-  });
-
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](boost::system::error_code ec, int signal_number) {
-    if (!ec) {
-      spdlog::info("received signal {}, stopping", signal_number);
-      tracker.stop();
-    }
-  });
-  asio::co_spawn(io, tracker.run(), [&](std::exception_ptr error) {
-    signals.cancel();
-    summary_timer.cancel();
-    rethrow(error);
-  });
-  io.run();
-  spdlog::info("stopped");
+    std::cerr << config_path << ": " << loaded.error().size() << " error"
+              << (loaded.error().size() == 1 ? "" : "s") << '\n';
+    return 1;
+  }
+  std::cout << config_path << ": OK (mode "
+            << (loaded->mode == policy::Mode::enforce ? "enforce" : "dry-run") << ", "
+            << loaded->rules.size() << " rule" << (loaded->rules.size() == 1 ? "" : "s") << ")\n";
   return 0;
 }
 

@@ -187,4 +187,41 @@ asio::awaitable<Result<DiskUsage>> EngineClient::disk_usage() {
   co_return co_await fetch(m_connection, path("/system/df"), "GET /system/df", parse_disk_usage);
 }
 
+asio::awaitable<Result<BuildPruneResponse>>
+EngineClient::prune_build_cache(const BuildPruneOptions& options, std::vector<std::string>& dropped) {
+  std::string query;
+  const auto add = [&](std::string_view name, const std::string& value) {
+    query += (query.empty() ? "?" : "&") + std::string(name) + "=" + util::percent_encode(value);
+  };
+  if (options.all) {
+    add("all", "1");
+  }
+  if (options.until_seconds) {
+    add("filters", R"({"until":[")" + std::to_string(*options.until_seconds) + R"(s"]})");
+  }
+  if (options.keep_storage) {
+    add("keep-storage", std::to_string(*options.keep_storage));
+  }
+  const bool has_space_options = m_api_version >= ApiVersion{1, 48};
+  const std::pair<const char*, const std::optional<std::int64_t>*> space_options[] = {
+      {"reserved-space", &options.reserved_space},
+      {"max-used-space", &options.max_used_space},
+      {"min-free-space", &options.min_free_space}};
+  for (const auto& [name, value] : space_options) {
+    if (!value->has_value()) {
+      continue;
+    }
+    if (has_space_options) {
+      add(name, std::to_string(**value));
+    } else {
+      dropped.emplace_back(name);
+    }
+  }
+  auto response = co_await m_connection.request("POST", path("/build/prune" + query));
+  if (!response) {
+    co_return util::unexpected(std::move(response).error());
+  }
+  co_return parse_ok("POST /build/prune", *response, parse_build_prune_response);
+}
+
 } // namespace imagegc::engine

@@ -60,6 +60,9 @@ public:
   boost::asio::awaitable<Result<DeleteOutcome>> delete_image(std::string_view name,
                                                              bool prune_parents = true);
   boost::asio::awaitable<Result<DiskUsage>> disk_usage();
+  // Space options the negotiated API does not have (1.48+) are dropped, and listed in `dropped`.
+  boost::asio::awaitable<Result<BuildPruneResponse>>
+  prune_build_cache(const BuildPruneOptions& options, std::vector<std::string>& dropped);
 
 private:
   std::string path(std::string_view suffix) const;

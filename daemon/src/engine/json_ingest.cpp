@@ -602,6 +602,7 @@ Result<std::vector<ContainerSummary>> parse_container_list(std::string_view body
     container.image_id = normalize_image_id(fields.string("ImageID"));
     container.state = fields.string("State");
     container.names = fields.strings("Names");
+    container.created = fields.int64("Created");
     containers.push_back(std::move(container));
   });
   if (status.failed()) {
@@ -618,8 +619,11 @@ Result<ContainerDetails> parse_container_details(std::string_view body) {
     // In inspect, .Image is the resolved image ID, unlike the list's .Image.
     container.image_id = normalize_image_id(fields->string("Image"));
     container.name = fields->string("Name");
+    container.created = fields->time("Created").value_or(0);
     if (auto state = fields->object("State")) {
       container.running = state->boolean("Running");
+      container.started_at = state->time("StartedAt");
+      container.finished_at = state->time("FinishedAt");
     }
   }
   if (status.failed()) {

@@ -86,6 +86,7 @@ struct ContainerSummary {
   std::string image_id; // the real image ID: "sha256:<hex>"
   std::string state;    // "running", "exited", "created", ...
   std::vector<std::string> names;
+  std::int64_t created = 0; // unix seconds
 };
 
 // GET /containers/{id}/json (the parts we use).
@@ -94,6 +95,9 @@ struct ContainerDetails {
   std::string image_id; // .Image: the real image ID
   std::string name;
   bool running = false;
+  std::int64_t created = 0;                // unix seconds
+  std::optional<std::int64_t> started_at;  // State.StartedAt; nullopt for Go's zero time
+  std::optional<std::int64_t> finished_at; // State.FinishedAt
 };
 
 // One object of GET /events.
@@ -136,6 +140,16 @@ struct DiskUsage {
   std::int64_t layers_size = 0;
   std::vector<DiskUsageImage> images;
   std::vector<BuildCacheRecord> build_cache;
+};
+
+// POST /build/prune parameters; those the negotiated API lacks are left out by the client.
+struct BuildPruneOptions {
+  bool all = false;
+  std::optional<std::int64_t> until_seconds;    // filters {"until": ["<n>s"]}
+  std::optional<std::int64_t> keep_storage;     // API 1.39+
+  std::optional<std::int64_t> reserved_space;   // API 1.48+
+  std::optional<std::int64_t> max_used_space;   // API 1.48+
+  std::optional<std::int64_t> min_free_space;   // API 1.48+
 };
 
 // POST /build/prune.

@@ -44,6 +44,7 @@ struct GraphTracker::Impl {
   engine::EventStream* current_stream = nullptr;
   Clock::time_point next_resync = Clock::time_point::max();
   std::function<void()> changed;
+  std::function<void(const engine::Event&)> event_applied;
 
   void wake() { wakeup.cancel(); }
 
@@ -119,6 +120,9 @@ struct GraphTracker::Impl {
       co_return applied.error().kind == engine::ErrorKind::malformed;
     }
     ++stats.events_applied;
+    if (event_applied) {
+      event_applied(*event);
+    }
     notify();
     co_return true;
   }
@@ -246,6 +250,10 @@ const std::string& GraphTracker::last_error() const { return m_impl->last_error;
 
 void GraphTracker::on_graph_changed(std::function<void()> callback) {
   m_impl->changed = std::move(callback);
+}
+
+void GraphTracker::on_event_applied(std::function<void(const engine::Event&)> callback) {
+  m_impl->event_applied = std::move(callback);
 }
 
 } // namespace imagegc::sync

@@ -64,6 +64,8 @@ public:
 
   // Called on the executor after every change to the graph (a re-list or an applied event).
   void on_graph_changed(std::function<void()> callback);
+  // Called on the executor after each event was applied to the graph (duplicates excluded).
+  void on_event_applied(std::function<void(const engine::Event&)> callback);
 
 private:
   struct Impl;

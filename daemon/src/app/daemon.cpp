@@ -1,0 +1,333 @@
+#include "app/daemon.hpp"
+
+#include "util/asio.hpp"
+
+#include <csignal>
+#include <random>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include "app/policy_file.hpp"
+#include "engine/endpoint.hpp"
+#include "engine/engine_client.hpp"
+#include "gc/disk_stats.hpp"
+#include "gc/gc_pass.hpp"
+#include "gc/last_used.hpp"
+#include "gc/schedule.hpp"
+#include "gc/state_store.hpp"
+#include "sync/graph_tracker.hpp"
+#include "util/format.hpp"
+
+namespace imagegc::app {
+
+namespace asio = boost::asio;
+using SystemClock = std::chrono::system_clock;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+// How often the disk is looked at for pressure between scheduled passes, and the least time
+// between two pressure passes (a pass that could not reach the low watermark would otherwise
+// repeat at once).
+constexpr std::chrono::seconds k_disk_check_interval{10};
+constexpr std::chrono::seconds k_pressure_pass_spacing{60};
+// `imagegc once` gives up when the engine cannot be read for this long.
+constexpr std::chrono::seconds k_once_sync_timeout{60};
+
+std::string graph_summary(const graph::ImageGraph& graph) {
+  std::size_t tagged = 0;
+  std::size_t dangling = 0;
+  std::size_t intermediate = 0;
+  std::size_t in_use = 0;
+  for (const auto& id : graph.image_ids()) {
+    switch (graph.state(id)) {
+    case graph::ImageState::tagged:
+      ++tagged;
+      break;
+    case graph::ImageState::dangling:
+      ++dangling;
+      break;
+    case graph::ImageState::intermediate:
+      ++intermediate;
+      break;
+    }
+    in_use += graph.in_use(id) ? 1 : 0;
+  }
+  return fmt::format("{} images ({} tagged, {} dangling, {} intermediate; {} in use), layers {}; "
+                     "reclaimable: dangling {}, unused {}",
+                     graph.image_count(), tagged, dangling, intermediate, in_use,
+                     util::human_bytes(graph.layers_bytes()),
+                     util::human_bytes(graph.dangling_reclaimable_bytes()),
+                     util::human_bytes(graph.unused_reclaimable_bytes()));
+}
+
+class Daemon {
+public:
+  Daemon(asio::io_context& io, engine::Endpoint endpoint, DaemonOptions options,
+         policy::Policy policy, std::unique_ptr<gc::StateStore> state)
+      : m_io(io), m_options(std::move(options)), m_policy(std::move(policy)),
+        m_state(std::move(state)), m_tracker(io.get_executor(), endpoint),
+        m_client(io.get_executor(), endpoint), m_wakeup(io),
+        m_signals(io, SIGINT, SIGTERM, SIGHUP), m_random(std::random_device{}()) {
+    m_signals.add(SIGUSR1);
+    m_tracker.on_event_applied([this](const engine::Event& event) {
+      if (const auto use = gc::image_use(event, m_tracker.graph()); use) {
+        m_state->record_use(use->image_id, use->time);
+      }
+    });
+    m_tracker.on_graph_changed([this] { after_graph_change(); });
+  }
+
+  int run() {
+    wait_for_signal();
+    asio::co_spawn(m_io, m_tracker.run(), rethrow);
+    asio::co_spawn(m_io, scheduler(), [this](std::exception_ptr error) {
+      m_signals.cancel();
+      m_tracker.stop();
+      rethrow(error);
+    });
+    m_io.run();
+    return m_exit_code;
+  }
+
+private:
+  static void rethrow(std::exception_ptr error) {
+    if (error) {
+      std::rethrow_exception(error);
+    }
+  }
+
+  void wait_for_signal() {
+    m_signals.async_wait([this](boost::system::error_code ec, int signal_number) {
+      if (ec) {
+        return;
+      }
+      if (signal_number == SIGHUP) {
+        reload();
+      } else if (signal_number == SIGUSR1) {
+        request_pass("signal");
+      } else {
+        spdlog::info("received signal {}, stopping", signal_number);
+        stop();
+        return;
+      }
+      wait_for_signal();
+    });
+  }
+
+  void stop() {
+    m_stopping = true;
+    m_tracker.stop();
+    m_wakeup.cancel();
+  }
+
+  void request_pass(std::string trigger) {
+    m_requested_trigger = std::move(trigger);
+    m_wakeup.cancel();
+  }
+
+  void reload() {
+    spdlog::info("reloading {}", m_options.config_path);
+    auto loaded = load_policy_or_log(m_options.config_path);
+    if (!loaded) {
+      spdlog::error("reload failed: the previous policy stays in force");
+      return;
+    }
+    m_policy = std::move(*loaded);
+    m_next_pass = gc::next_pass_time(m_policy.schedule, SystemClock::now(), m_random);
+    spdlog::info("policy reloaded: mode {}, {} rule(s)", mode_name(), m_policy.rules.size());
+    m_wakeup.cancel();
+  }
+
+  const char* mode_name() const {
+    return m_policy.mode == policy::Mode::enforce ? "enforce" : "dry-run";
+  }
+
+  // After each re-list: guesses for images never seen used, and records of images gone dropped.
+  void after_graph_change() {
+    const auto resyncs = m_tracker.stats().resyncs;
+    if (resyncs == m_seen_resyncs) {
+      return;
+    }
+    m_seen_resyncs = resyncs;
+    const graph::ImageGraph& graph = m_tracker.graph();
+    std::vector<std::string> ids = graph.image_ids();
+    for (const std::string& id : ids) {
+      const graph::Image* image = graph.find_image(id);
+      m_state->seed_use(id, std::max(image->created, image->last_tag_time.value_or(0)));
+    }
+    m_state->retain_only(ids);
+    spdlog::info("{}", graph_summary(graph));
+  }
+
+  bool disk_above_high_watermark() const {
+    const policy::DiskPressure& pressure = m_policy.pressure;
+    if (!pressure.enabled) {
+      return false;
+    }
+    const auto disk = gc::disk_stats(m_data_root);
+    if (!disk) {
+      return false;
+    }
+    return (pressure.high.used_percent && disk->used_percent() >= *pressure.high.used_percent) ||
+           (pressure.high.free_bytes && disk->free_bytes < *pressure.high.free_bytes);
+  }
+
+  asio::awaitable<void> sleep_until(SteadyClock::time_point deadline) {
+    boost::system::error_code ignored;
+    m_wakeup.expires_at(deadline);
+    co_await m_wakeup.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
+
+  asio::awaitable<void> scheduler() {
+    // An interval schedule runs its first pass once synced (after the jitter); a cron schedule
+    // waits for its time.
+    m_next_pass = m_policy.schedule.cron
+                      ? gc::next_pass_time(m_policy.schedule, SystemClock::now(), m_random)
+                      : SystemClock::now() + std::chrono::seconds(std::uniform_int_distribution<std::int64_t>(
+                                                 0, m_policy.schedule.jitter.count())(m_random));
+    const auto started = SteadyClock::now();
+    if (!m_options.once) {
+      spdlog::info("policy {}: mode {}, {} rule(s); first pass at {}", m_policy.source,
+                   mode_name(), m_policy.rules.size(),
+                   util::iso8601_utc(SystemClock::to_time_t(m_next_pass)));
+    }
+    while (!m_stopping) {
+      if (!m_tracker.ready()) {
+        if (m_options.once && SteadyClock::now() - started > k_once_sync_timeout) {
+          spdlog::error("no pass: the engine could not be read within {}s: {}",
+                        k_once_sync_timeout.count(), m_tracker.last_error());
+          m_exit_code = 1;
+          stop();
+          break;
+        }
+        co_await sleep_until(SteadyClock::now() + std::chrono::milliseconds(100));
+        continue;
+      }
+      std::string trigger;
+      if (m_options.once) {
+        trigger = "once";
+      } else if (!m_requested_trigger.empty()) {
+        trigger = std::exchange(m_requested_trigger, std::string{});
+      } else if (SystemClock::now() >= m_next_pass) {
+        trigger = "schedule";
+        m_next_pass = gc::next_pass_time(m_policy.schedule, SystemClock::now(), m_random);
+      } else if (SteadyClock::now() - m_last_pressure_pass >= k_pressure_pass_spacing &&
+                 disk_above_high_watermark()) {
+        trigger = "disk_pressure";
+        m_last_pressure_pass = SteadyClock::now();
+      }
+      if (!trigger.empty()) {
+        co_await pass(trigger);
+        if (m_options.once) {
+          stop();
+          break;
+        }
+        continue;
+      }
+      const auto until_next = m_next_pass - SystemClock::now();
+      const auto wait = std::min<SteadyClock::duration>(
+          std::chrono::duration_cast<SteadyClock::duration>(until_next), k_disk_check_interval);
+      co_await sleep_until(SteadyClock::now() + std::max<SteadyClock::duration>(wait, {}));
+    }
+  }
+
+  // One pass on its own connection: deletes never wait behind the events stream.
+  asio::awaitable<void> pass(const std::string& trigger) {
+    const auto started = SteadyClock::now();
+    if (!m_client_ready) {
+      auto version = co_await m_client.negotiate();
+      if (!version) {
+        spdlog::error("pass ({}) skipped: {}", trigger, version.error().message);
+        m_exit_code = 1;
+        co_return;
+      }
+      if (auto info = co_await m_client.info(); info) {
+        m_data_root = info->docker_root_dir;
+      }
+      m_client_ready = true;
+    }
+    const gc::PassInput input{
+        m_policy, m_tracker.graph(),
+        [this](std::string_view id) { return m_state->last_used(id); }, m_data_root};
+    const gc::PassReport report = co_await gc::run_pass(m_client, input);
+    using Kind = gc::ExecutionReport::Outcome::Kind;
+    for (const auto& outcome : report.execution.outcomes) {
+      if (outcome.kind == Kind::deleted) {
+        m_state->forget(outcome.image_id);
+      }
+    }
+    if (report.execution.stopped_early) {
+      m_client_ready = false; // negotiate again: the engine may have restarted
+      m_exit_code = 1;
+    }
+    const double seconds =
+        std::chrono::duration<double>(SteadyClock::now() - started).count();
+    spdlog::info("pass ({}, {}): {} {}, {} reclaimed; kept {} (changed {}, refused {}), {} not "
+                 "reached{}; {:.3f}s",
+                 trigger, mode_name(),
+                 m_policy.mode == policy::Mode::enforce ? report.execution.count(Kind::deleted)
+                                                        : report.execution.count(Kind::would_delete),
+                 m_policy.mode == policy::Mode::enforce ? "deleted" : "would be deleted",
+                 util::human_bytes(report.execution.reclaimed_bytes), report.plan.kept.size(),
+                 report.execution.count(Kind::skipped), report.execution.count(Kind::conflict),
+                 report.execution.count(Kind::not_reached),
+                 report.execution.stopped_early ? " (stopped: " + report.execution.stop_reason + ")"
+                                                : std::string{},
+                 seconds);
+  }
+
+  asio::io_context& m_io;
+  DaemonOptions m_options;
+  policy::Policy m_policy;
+  std::unique_ptr<gc::StateStore> m_state;
+  sync::GraphTracker m_tracker;
+  engine::EngineClient m_client;
+  bool m_client_ready = false;
+  std::string m_data_root;
+  asio::steady_timer m_wakeup;
+  asio::signal_set m_signals;
+  std::mt19937_64 m_random;
+  SystemClock::time_point m_next_pass;
+  SteadyClock::time_point m_last_pressure_pass{};
+  std::string m_requested_trigger;
+  std::uint64_t m_seen_resyncs = 0;
+  bool m_stopping = false;
+  int m_exit_code = 0;
+};
+
+} // namespace
+
+int run_daemon(const GlobalOptions& global, const DaemonOptions& options) {
+  const auto endpoint = engine::resolve_endpoint(global.host);
+  if (!endpoint) {
+    spdlog::error("{}", endpoint.error());
+    return 2;
+  }
+  auto policy = load_policy_or_log(options.config_path);
+  if (!policy) {
+    spdlog::error("{}: not starting with a policy that does not load", options.config_path);
+    return 2;
+  }
+  gc::StateStoreOpenReport state_report;
+  auto state = gc::StateStore::open(options.state_dir, state_report);
+  for (const auto& warning : state_report.warnings) {
+    spdlog::warn("state: {}", warning);
+  }
+  spdlog::info("imagegc {} following the engine at {}, state in {}", IMAGEGC_VERSION,
+               endpoint->to_string(), state_report.persistent ? options.state_dir : "memory");
+
+  asio::io_context io;
+  Daemon daemon(io, *endpoint, options, std::move(*policy), std::move(state));
+  const int exit_code = daemon.run();
+  spdlog::info("stopped");
+  return exit_code;
+}
+
+} // namespace imagegc::app

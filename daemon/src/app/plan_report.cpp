@@ -1,0 +1,89 @@
+#include "app/plan_report.hpp"
+
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "util/format.hpp"
+
+namespace imagegc::app {
+
+namespace {
+
+std::string short_id(std::string_view id) {
+  if (id.starts_with("sha256:")) {
+    id.remove_prefix(7);
+  }
+  return std::string(id.substr(0, 12));
+}
+
+std::string tags_text(const std::vector<std::string>& tags) {
+  if (tags.empty()) {
+    return "<none>";
+  }
+  std::string text;
+  for (const auto& tag : tags) {
+    text += (text.empty() ? "" : ", ") + tag;
+  }
+  return text;
+}
+
+} // namespace
+
+std::string render_plan_table(const policy::Plan& plan) {
+  std::ostringstream out;
+  out << "DELETE (" << plan.deletions.size() << ", in this order)\n";
+  for (const auto& deletion : plan.deletions) {
+    out << "  " << short_id(deletion.image_id) << "  " << util::human_bytes(deletion.bytes) << "  "
+        << tags_text(deletion.tags) << "  [" << deletion.rule << "] " << deletion.reason;
+    if (!deletion.orphaned_parents.empty()) {
+      out << "; takes " << deletion.orphaned_parents.size() << " untagged parent"
+          << (deletion.orphaned_parents.size() == 1 ? "" : "s");
+    }
+    out << '\n';
+  }
+  out << "KEEP (" << plan.kept.size() << ")\n";
+  for (const auto& kept : plan.kept) {
+    out << "  " << short_id(kept.image_id) << "  " << tags_text(kept.tags) << "  "
+        << kept.reason << '\n';
+  }
+  out << "\nreclaims " << util::human_bytes(plan.reclaim_bytes);
+  if (plan.pressure) {
+    out << "; disk pressure: " << util::human_bytes(plan.pressure_goal_bytes)
+        << " needed to reach the low watermark";
+  }
+  if (plan.limited) {
+    out << "; limits left some deletions for the next run";
+  }
+  out << '\n';
+  return out.str();
+}
+
+std::string render_plan_json(const policy::Plan& plan) {
+  nlohmann::ordered_json deletions = nlohmann::ordered_json::array();
+  for (const auto& deletion : plan.deletions) {
+    deletions.push_back({{"id", deletion.image_id},
+                         {"tags", deletion.tags},
+                         {"rule", deletion.rule},
+                         {"reason", deletion.reason},
+                         {"bytes", deletion.bytes},
+                         {"pressure", deletion.pressure},
+                         {"orphaned_parents", deletion.orphaned_parents}});
+  }
+  nlohmann::ordered_json kept = nlohmann::ordered_json::array();
+  for (const auto& image : plan.kept) {
+    kept.push_back({{"id", image.image_id},
+                    {"tags", image.tags},
+                    {"reason", image.reason},
+                    {"why", policy::to_string(image.why)}});
+  }
+  nlohmann::ordered_json document;
+  document["deletions"] = std::move(deletions);
+  document["kept"] = std::move(kept);
+  document["reclaim_bytes"] = plan.reclaim_bytes;
+  document["pressure"] = plan.pressure;
+  document["limited"] = plan.limited;
+  return document.dump(2) + "\n";
+}
+
+} // namespace imagegc::app

@@ -1,0 +1,59 @@
+#pragma once
+
+#include "util/asio.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/engine_client.hpp"
+#include "graph/image_graph.hpp"
+#include "policy/planner.hpp"
+#include "policy/policy.hpp"
+
+namespace imagegc::gc {
+
+struct ExecutionOptions {
+  policy::Mode mode = policy::Mode::dry_run;
+  std::optional<std::chrono::seconds> max_duration;
+};
+
+// What one pass did, image by image.
+struct ExecutionReport {
+  struct Outcome {
+    enum class Kind {
+      deleted,       // the engine confirmed the image gone
+      would_delete,  // dry-run
+      skipped,       // changed since planning (a container, a new tag), or gone already
+      conflict,      // the engine refused (409): kept
+      failed,        // the engine failed to answer: the pass stopped
+      not_reached,   // the pass stopped before it (time limit, engine lost)
+    };
+    std::string image_id;
+    std::string rule;
+    Kind kind = Kind::deleted;
+    std::string detail;
+    std::int64_t bytes = 0; // planned bytes of a deleted (or would-be deleted) image
+  };
+
+  std::vector<Outcome> outcomes;
+  std::vector<std::string> untagged; // references the engine removed
+  std::int64_t reclaimed_bytes = 0;  // planned bytes of the images deleted (or would be)
+  bool stopped_early = false;
+  std::string stop_reason;
+
+  [[nodiscard]] std::size_t count(Outcome::Kind kind) const;
+};
+
+// Runs `plan` against the engine in order, without force. Right before each delete it checks the
+// live graph (kept current by events while the pass runs): an image that gained a container or a
+// tag since planning is skipped. 409 means "kept", 404 "already gone"; neither is an error. In
+// dry-run mode it does everything but the delete.
+boost::asio::awaitable<ExecutionReport> execute_plan(engine::EngineClient& client,
+                                                     const graph::ImageGraph& live,
+                                                     const policy::Plan& plan,
+                                                     ExecutionOptions options);
+
+} // namespace imagegc::gc

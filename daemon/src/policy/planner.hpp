@@ -1,0 +1,81 @@
+#pragma once
+// Turns the graph and the policy into a Plan: every deletion with the rule and the measured
+// values that decided it, and every kept image with the reason it stays.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "graph/image_graph.hpp"
+#include "policy/policy.hpp"
+
+namespace imagegc::policy {
+
+// The engine's data-root filesystem.
+struct DiskStats {
+  std::int64_t size_bytes = 0;
+  std::int64_t free_bytes = 0;
+
+  [[nodiscard]] double used_percent() const;
+};
+
+// Unix seconds an image was last used, when known.
+using LastUsedLookup = std::function<std::optional<std::int64_t>(std::string_view image_id)>;
+
+struct PlanInput {
+  const graph::ImageGraph& graph;
+  const Policy& policy;
+  std::int64_t now = 0; // unix seconds
+  std::optional<DiskStats> disk;
+  LastUsedLookup last_used; // may be empty: created / last-tag time stand in
+};
+
+enum class KeepReason {
+  in_use,              // a container uses it (always protected)
+  protected_reference, // protect.references
+  protected_label,     // protect.labels
+  protected_newest,    // protect.newest_per_repository
+  protected_min_age,   // protect.min_age
+  no_rule,             // no rule selects it
+  keep_newest,         // the rule keeps the newest N per repository
+  younger_than,        // the rule's older_than is not reached
+  recently_used,       // the rule's unused_for is not reached
+  kept_children,       // child images stay, so deleting it would only untag it
+  intermediate,        // a parent without tags; it goes with its last child
+  over_limit,          // selected, but this run's limits were reached: next run
+};
+
+std::string_view to_string(KeepReason reason);
+
+struct PlannedDeletion {
+  std::string image_id;
+  std::vector<std::string> tags; // deleted one by one before the image; empty: by ID
+  std::string rule;
+  std::string reason;            // the measured values that decided it
+  std::int64_t bytes = 0;        // freed, given the deletions before it
+  bool pressure = false;         // chosen by disk pressure (least recently used first)
+  std::vector<std::string> orphaned_parents; // untagged parents the engine removes with it
+};
+
+struct KeptImage {
+  std::string image_id;
+  std::vector<std::string> tags;
+  KeepReason why = KeepReason::no_rule;
+  std::string reason;
+};
+
+struct Plan {
+  std::vector<PlannedDeletion> deletions; // in the order to run them: children first
+  std::vector<KeptImage> kept;            // sorted by image ID
+  std::int64_t reclaim_bytes = 0;         // sum of deletions' bytes
+  bool pressure = false;                  // the disk was above the high watermark
+  std::int64_t pressure_goal_bytes = 0;   // what reaching the low watermark needs
+  bool limited = false;                   // the run's limits left selected images for later
+};
+
+Plan make_plan(const PlanInput& input);
+
+} // namespace imagegc::policy

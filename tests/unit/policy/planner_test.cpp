@@ -1,0 +1,262 @@
+#include <algorithm>
+
+#include <gtest/gtest.h>
+
+#include "policy/planner.hpp"
+
+namespace imagegc::policy {
+namespace {
+
+constexpr std::int64_t k_now = 1'800'000'000;
+constexpr std::int64_t k_hour = 3600;
+constexpr std::int64_t k_day = 24 * k_hour;
+
+graph::Image image(const std::string& id, std::int64_t created, std::vector<std::string> tags,
+                   std::vector<graph::Layer> layers, std::string parent = {}) {
+  graph::Image result;
+  result.id = id;
+  result.created = created;
+  result.tags = std::move(tags);
+  result.layers = std::move(layers);
+  result.parent = std::move(parent);
+  return result;
+}
+
+graph::Layer layer(const std::string& name, std::int64_t size) {
+  return {"sha256:" + name, size};
+}
+
+Pattern glob(const std::string& text) {
+  std::string error;
+  auto pattern = Pattern::glob(text, error);
+  EXPECT_TRUE(pattern.has_value()) << error;
+  return *pattern;
+}
+
+Rule rule(std::string name, std::vector<StateFilter> states) {
+  Rule result;
+  result.name = std::move(name);
+  result.select.states = std::move(states);
+  return result;
+}
+
+std::vector<std::string> deleted_ids(const Plan& plan) {
+  std::vector<std::string> ids;
+  for (const auto& deletion : plan.deletions) {
+    ids.push_back(deletion.image_id);
+  }
+  return ids;
+}
+
+const KeptImage* kept(const Plan& plan, const std::string& id) {
+  const auto it = std::find_if(plan.kept.begin(), plan.kept.end(),
+                               [&](const KeptImage& k) { return k.image_id == id; });
+  return it == plan.kept.end() ? nullptr : &*it;
+}
+
+Plan plan_for(const graph::ImageGraph& graph, const Policy& policy,
+              std::optional<DiskStats> disk = std::nullopt, LastUsedLookup last_used = {}) {
+  return make_plan(PlanInput{graph, policy, k_now, disk, std::move(last_used)});
+}
+
+TEST(Planner, an_image_belongs_to_the_first_rule_that_selects_it) {
+  graph::ImageGraph graph;
+  graph.upsert_image(image("fresh-dangling", k_now - 2 * k_hour, {}, {layer("a", 10)}));
+  Policy policy;
+  Rule dangling = rule("dangling", {StateFilter::dangling});
+  dangling.older_than = std::chrono::hours(24);
+  policy.rules = {dangling, rule("everything-unused", {StateFilter::unused})};
+
+  const auto plan = plan_for(graph, policy);
+  EXPECT_TRUE(plan.deletions.empty()) << "the second rule must not take what the first kept";
+  ASSERT_NE(kept(plan, "fresh-dangling"), nullptr);
+  EXPECT_EQ(kept(plan, "fresh-dangling")->why, KeepReason::younger_than);
+  EXPECT_NE(kept(plan, "fresh-dangling")->reason.find("rule \"dangling\""), std::string::npos);
+}
+
+TEST(Planner, what_no_rule_selects_is_kept) {
+  graph::ImageGraph graph;
+  graph.upsert_image(image("tagged", k_now - 30 * k_day, {"app:1"}, {layer("a", 10)}));
+  Policy policy;
+  policy.rules = {rule("dangling", {StateFilter::dangling})};
+  const auto plan = plan_for(graph, policy);
+  EXPECT_TRUE(plan.deletions.empty());
+  EXPECT_EQ(kept(plan, "tagged")->why, KeepReason::no_rule);
+}
+
+TEST(Planner, keep_newest_counts_an_image_with_several_tags_once_per_repository) {
+  graph::ImageGraph graph;
+  graph.upsert_image(image("v1", k_now - 3 * k_day, {"app:1"}, {layer("1", 100)}));
+  graph.upsert_image(image("v2", k_now - 2 * k_day, {"app:2"}, {layer("2", 100)}));
+  graph.upsert_image(image("v3", k_now - 1 * k_day, {"app:3", "app:latest"}, {layer("3", 100)}));
+  Policy policy;
+  Rule keep_two = rule("releases", {StateFilter::tagged});
+  keep_two.keep_newest = 2;
+  policy.rules = {keep_two};
+
+  const auto plan = plan_for(graph, policy);
+  EXPECT_EQ(deleted_ids(plan), std::vector<std::string>{"v1"});
+  EXPECT_EQ(kept(plan, "v2")->why, KeepReason::keep_newest);
+  EXPECT_EQ(kept(plan, "v3")->why, KeepReason::keep_newest);
+  EXPECT_EQ(plan.deletions[0].tags, std::vector<std::string>{"app:1"});
+}
+
+TEST(Planner, protections_win_over_every_rule) {
+  graph::ImageGraph graph;
+  auto labelled = image("labelled", k_now - 9 * k_day, {"tools/x:1"}, {layer("l", 10)});
+  labelled.labels = {{"keep", "forever"}};
+  graph.upsert_image(labelled);
+  graph.upsert_image(image("base", k_now - 9 * k_day, {"base/os:12"}, {layer("b", 10)}));
+  graph.upsert_image(image("young", k_now - 10 * 60, {"ci/job:7"}, {layer("y", 10)}));
+  graph.upsert_image(image("used", k_now - 9 * k_day, {"svc:1"}, {layer("u", 10)}));
+  graph.upsert_container({"c1", "used", true});
+  graph.upsert_image(image("old", k_now - 9 * k_day, {"ci/job:1"}, {layer("o", 10)}));
+
+  Policy policy;
+  policy.protect.labels = {LabelMatcher{LabelMatcher::Op::equals, "keep", "forever"}};
+  policy.protect.references = {glob("base/**")};
+  policy.protect.min_age = std::chrono::hours(1);
+  policy.rules = {rule("all", {})};
+
+  const auto plan = plan_for(graph, policy);
+  EXPECT_EQ(deleted_ids(plan), std::vector<std::string>{"old"});
+  EXPECT_EQ(kept(plan, "labelled")->why, KeepReason::protected_label);
+  EXPECT_EQ(kept(plan, "base")->why, KeepReason::protected_reference);
+  EXPECT_EQ(kept(plan, "young")->why, KeepReason::protected_min_age);
+  EXPECT_EQ(kept(plan, "used")->why, KeepReason::in_use);
+}
+
+TEST(Planner, newest_per_repository_protection_applies_before_rules) {
+  graph::ImageGraph graph;
+  graph.upsert_image(image("a1", k_now - 3 * k_day, {"a:1"}, {layer("1", 1)}));
+  graph.upsert_image(image("a2", k_now - 2 * k_day, {"a:2"}, {layer("2", 1)}));
+  Policy policy;
+  policy.protect.newest_per_repository = 1;
+  policy.rules = {rule("all", {})};
+  const auto plan = plan_for(graph, policy);
+  EXPECT_EQ(deleted_ids(plan), std::vector<std::string>{"a1"});
+  EXPECT_EQ(kept(plan, "a2")->why, KeepReason::protected_newest);
+}
+
+TEST(Planner, an_image_goes_only_when_every_tag_is_selected) {
+  graph::ImageGraph graph;
+  graph.upsert_image(image("shared", k_now - 9 * k_day, {"app:1", "prod/app:1"}, {layer("s", 10)}));
+  Policy policy;
+  Rule apps = rule("apps", {});
+  apps.select.repositories = {glob("app")};
+  policy.rules = {apps};
+  const auto plan = plan_for(graph, policy);
+  EXPECT_TRUE(plan.deletions.empty());
+  EXPECT_EQ(kept(plan, "shared")->why, KeepReason::no_rule);
+}
+
+TEST(Planner, children_go_before_parents_and_orphaned_parents_are_named) {
+  graph::ImageGraph graph;
+  const std::vector<graph::Layer> base = {layer("base", 1000)};
+  auto with = [](std::vector<graph::Layer> layers, graph::Layer more) {
+    layers.push_back(std::move(more));
+    return layers;
+  };
+  graph.upsert_image(image("busybox", k_now - 9 * k_day, {"busybox:latest"}, base));
+  graph.upsert_image(
+      image("step", k_now - 8 * k_day, {}, with(base, layer("step", 50)), "busybox"));
+  graph.upsert_image(image("app", k_now - 8 * k_day, {"app:1"},
+                           with(with(base, layer("step", 50)), layer("app", 20)), "step"));
+  Policy policy;
+  policy.rules = {rule("unused", {StateFilter::unused})};
+
+  const auto plan = plan_for(graph, policy);
+  ASSERT_EQ(deleted_ids(plan), (std::vector<std::string>{"app", "busybox"}))
+      << "busybox is older but must wait for its descendants";
+  EXPECT_EQ(plan.deletions[0].orphaned_parents, std::vector<std::string>{"step"});
+  EXPECT_EQ(plan.deletions[0].bytes, 70);
+  EXPECT_EQ(plan.deletions[1].bytes, 1000);
+  EXPECT_EQ(plan.reclaim_bytes, graph.reclaimable_bytes(deleted_ids(plan)));
+}
+
+TEST(Planner, a_parent_whose_children_stay_is_kept_not_untagged) {
+  graph::ImageGraph graph;
+  graph.upsert_image(image("busybox", k_now - 9 * k_day, {"busybox:latest"}, {layer("b", 1000)}));
+  graph.upsert_image(
+      image("svc", k_now - 8 * k_day, {"svc:1"}, {layer("b", 1000), layer("s", 10)}, "busybox"));
+  graph.upsert_container({"c1", "svc", true});
+  Policy policy;
+  policy.rules = {rule("unused", {StateFilter::unused})};
+  const auto plan = plan_for(graph, policy);
+  EXPECT_TRUE(plan.deletions.empty());
+  EXPECT_EQ(kept(plan, "busybox")->why, KeepReason::kept_children);
+}
+
+TEST(Planner, disk_pressure_deletes_least_recently_used_first_until_the_low_watermark) {
+  graph::ImageGraph graph;
+  for (const char* name : {"a", "b", "c", "d"}) {
+    graph.upsert_image(
+        image(name, k_now - 30 * k_day, {std::string(name) + ":1"}, {layer(name, 100)}));
+  }
+  const std::map<std::string, std::int64_t> last_used = {{"a", k_now - 1 * k_day},
+                                                         {"b", k_now - 20 * k_day},
+                                                         {"c", k_now - 5 * k_day},
+                                                         {"d", k_now - 10 * k_day}};
+  Policy policy;
+  policy.pressure.enabled = true;
+  policy.pressure.high.used_percent = 85.0;
+  policy.pressure.low.used_percent = 70.0;
+  // 1000 bytes disk, 900 used: 200 bytes must go to get down to 70 %.
+  const DiskStats disk{1000, 100};
+  const auto plan = plan_for(graph, policy, disk, [&](std::string_view id) {
+    return std::optional<std::int64_t>(last_used.at(std::string(id)));
+  });
+  EXPECT_TRUE(plan.pressure);
+  EXPECT_EQ(plan.pressure_goal_bytes, 200);
+  EXPECT_EQ(deleted_ids(plan), (std::vector<std::string>{"b", "d"}));
+  EXPECT_TRUE(plan.deletions[0].pressure);
+  EXPECT_EQ(kept(plan, "a")->why, KeepReason::no_rule);
+}
+
+TEST(Planner, no_pressure_below_the_high_watermark) {
+  graph::ImageGraph graph;
+  graph.upsert_image(image("a", k_now - 30 * k_day, {"a:1"}, {layer("a", 100)}));
+  Policy policy;
+  policy.pressure.enabled = true;
+  policy.pressure.high.free_bytes = 100;
+  policy.pressure.low.free_bytes = 500;
+  const auto plan = plan_for(graph, policy, DiskStats{1000, 400});
+  EXPECT_FALSE(plan.pressure);
+  EXPECT_TRUE(plan.deletions.empty());
+}
+
+TEST(Planner, limits_leave_the_rest_for_the_next_run) {
+  graph::ImageGraph graph;
+  graph.upsert_image(image("old", k_now - 9 * k_day, {}, {layer("o", 100)}));
+  graph.upsert_image(image("older", k_now - 10 * k_day, {}, {layer("p", 100)}));
+  graph.upsert_image(image("oldest", k_now - 11 * k_day, {}, {layer("q", 100)}));
+  Policy policy;
+  policy.rules = {rule("dangling", {StateFilter::dangling})};
+  policy.limits.max_deletions = 2;
+  auto plan = plan_for(graph, policy);
+  EXPECT_EQ(deleted_ids(plan), (std::vector<std::string>{"oldest", "older"})) << "oldest first";
+  EXPECT_TRUE(plan.limited);
+  EXPECT_EQ(kept(plan, "old")->why, KeepReason::over_limit);
+
+  policy.limits.max_deletions.reset();
+  policy.limits.max_bytes = 150;
+  plan = plan_for(graph, policy);
+  EXPECT_EQ(deleted_ids(plan), std::vector<std::string>{"oldest"});
+}
+
+TEST(Planner, last_used_falls_back_to_created_and_last_tag_time) {
+  graph::ImageGraph graph;
+  auto retagged = image("retagged", k_now - 30 * k_day, {"app:1"}, {layer("r", 1)});
+  retagged.last_tag_time = k_now - 1 * k_day;
+  graph.upsert_image(retagged);
+  Policy policy;
+  Rule idle = rule("idle", {StateFilter::unused});
+  idle.unused_for = std::chrono::hours(24 * 7);
+  policy.rules = {idle};
+  const auto plan = plan_for(graph, policy);
+  EXPECT_TRUE(plan.deletions.empty());
+  EXPECT_EQ(kept(plan, "retagged")->why, KeepReason::recently_used);
+}
+
+} // namespace
+} // namespace imagegc::policy
