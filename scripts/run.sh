@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets everything up and runs the imagegc daemon in the foreground (Ctrl-C stops it).
 # It follows the local engine (DOCKER_HOST or /var/run/docker.sock) when one answers; otherwise
-# it starts a private demo engine with a few images, and stops it again on exit. imagegc only
-# reads: nothing is deleted.
+# it starts a private demo engine with a few images, and stops it again on exit. The policy is
+# config/policy.yaml (or $IMAGEGC_POLICY), which is dry-run: passes say what they would delete.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${IMAGEGC_BUILD_DIR:-$root/build}
@@ -23,7 +23,10 @@ else
   "$root/scripts/demo-images.sh" "$host"
 fi
 
+policy=${IMAGEGC_POLICY:-$root/config/policy.yaml}
+state_dir=${IMAGEGC_STATE_DIR:-$build_dir/state}
 "$imagegc" --host "$host" graph --format tree
-exec_status=0
-"$imagegc" --host "$host" run "$@" || exec_status=$?
-exit $exec_status
+"$imagegc" --host "$host" plan --config "$policy" --state-dir "$state_dir"
+status=0
+"$imagegc" --host "$host" run --config "$policy" --state-dir "$state_dir" "$@" || status=$?
+exit $status
