@@ -39,6 +39,38 @@ std::string fixed_layers(const std::string& name, const std::vector<int>& sizes)
   return text;
 }
 
+// Starts `imagegc run` in the background with its log in a file; stops it on destruction.
+class BackgroundDaemon {
+public:
+  BackgroundDaemon(const std::string& arguments, std::string log) : m_log(std::move(log)) {
+    const auto started = run_command("sh -c '" + std::string(IMAGEGC_BINARY) + " " + arguments +
+                                     " > " + m_log + " 2>&1 & echo $!'");
+    m_pid = std::stoi(started.output);
+  }
+  ~BackgroundDaemon() {
+    ::kill(m_pid, SIGTERM);
+    for (int i = 0; i < 100 && ::kill(m_pid, 0) == 0; ++i) {
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  void signal(int number) const { ::kill(m_pid, number); }
+  // Waits until the log holds `text` (a fixed string), for up to 20 s.
+  bool wait_for_log(const std::string& text) const {
+    for (int i = 0; i < 200; ++i) {
+      if (run_command("grep -qF -- '" + text + "' " + m_log).exit_code == 0) {
+        return true;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }
+  std::string log() const { return run_command("cat " + m_log).output; }
+
+private:
+  std::string m_log;
+  int m_pid = 0;
+};
+
 class PolicyPasses : public EngineTest {
 protected:
   void SetUp() override {
@@ -239,33 +271,72 @@ TEST_F(PolicyPasses, an_image_that_gains_a_container_after_planning_survives) {
 TEST_F(PolicyPasses, last_used_times_survive_a_daemon_restart) {
   const auto used = engine().build(fixed_layers("used", {10'000}), "lastused/used:1", false);
   const auto policy = write_policy("mode: dry-run\nschedule:\n  interval: 24h\n");
-  const auto log = (m_dir / "daemon.log").string();
-  const auto started = run_command("sh -c '" + std::string(IMAGEGC_BINARY) + " --host " +
-                                   engine().host() + " run --config " + policy + " --state-dir " +
-                                   (m_dir / "state").string() + " > " + log + " 2>&1 & echo $!'");
-  const int pid = std::stoi(started.output);
-  // Wait for the first sync, then use the image.
-  for (int i = 0; i < 100 && run_command("grep -q 'images (' " + log).exit_code != 0; ++i) {
-    std::this_thread::sleep_for(100ms);
-  }
-  std::this_thread::sleep_for(1100ms); // a use time later than the image's creation
-  const auto use_time = std::time(nullptr);
-  engine().docker("run --rm --network none lastused/used:1 true");
-  std::this_thread::sleep_for(1s);
-  ::kill(pid, SIGTERM);
-  for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) {
-    std::this_thread::sleep_for(100ms);
-  }
-  ASSERT_NE(::kill(pid, 0), 0) << "the daemon did not stop on SIGTERM";
+  std::time_t use_time = 0;
+  {
+    BackgroundDaemon daemon("--host " + engine().host() + " run --config " + policy +
+                                " --state-dir " + (m_dir / "state").string(),
+                            (m_dir / "daemon.log").string());
+    ASSERT_TRUE(daemon.wait_for_log("images (")) << daemon.log();
+    std::this_thread::sleep_for(1100ms); // a use time later than the image's creation
+    use_time = std::time(nullptr);
+    engine().docker("run --rm --network none lastused/used:1 true");
+    std::this_thread::sleep_for(1s);
+  } // stopped with SIGTERM: the next open is a restart
 
   gc::StateStoreOpenReport report;
   const auto state = gc::StateStore::open((m_dir / "state").string(), report);
   ASSERT_TRUE(report.persistent);
   const auto last_used = state->last_used(used);
-  ASSERT_TRUE(last_used.has_value()) << run_command("cat " + log).output;
+  ASSERT_TRUE(last_used.has_value());
   EXPECT_GE(*last_used, use_time);
   const auto created = engine().load_graph().find_image(used)->created;
   EXPECT_GT(*last_used, created);
+}
+
+} // namespace
+} // namespace imagegc::test
+
+namespace imagegc::test {
+namespace {
+
+TEST_F(PolicyPasses, a_broken_reload_keeps_the_old_policy_and_a_good_one_replaces_it) {
+  const auto policy = write_policy("mode: dry-run\nschedule:\n  interval: 24h\n");
+  BackgroundDaemon daemon("--host " + engine().host() + " run --config " + policy +
+                              " --state-dir " + (m_dir / "state").string(),
+                          (m_dir / "daemon.log").string());
+  ASSERT_TRUE(daemon.wait_for_log("pass (schedule")) << daemon.log();
+
+  std::ofstream(policy) << "mode: enforce\nrules:\n  - name: x\n    older_than: soon\n";
+  daemon.signal(SIGHUP);
+  ASSERT_TRUE(daemon.wait_for_log("the previous policy stays in force")) << daemon.log();
+  EXPECT_NE(daemon.log().find(":4:"), std::string::npos) << "the error names its line\n"
+                                                          << daemon.log();
+
+  std::ofstream(policy) << "mode: dry-run\nrules:\n  - name: dangling\n    select: {state: dangling}\n";
+  daemon.signal(SIGHUP);
+  ASSERT_TRUE(daemon.wait_for_log("policy reloaded: mode dry-run, 1 rule(s)")) << daemon.log();
+  daemon.signal(SIGUSR1);
+  ASSERT_TRUE(daemon.wait_for_log("pass (signal, dry-run)")) << daemon.log();
+}
+
+TEST_F(PolicyPasses, build_cache_is_pruned_when_the_policy_asks) {
+  engine().build(fixed_layers("cache", {50'000}), "cache/app:1", true);
+  const auto cache_bytes = [&] {
+    const auto usage = engine().call<engine::DiskUsage>(
+        [](engine::EngineClient& client) -> asio::awaitable<engine::DiskUsage> {
+          co_return *(co_await client.disk_usage());
+        });
+    std::int64_t total = 0;
+    for (const auto& record : usage.build_cache) {
+      total += record.size;
+    }
+    return total;
+  };
+  ASSERT_GT(cache_bytes(), 0);
+  const auto result = run_once(write_policy("mode: enforce\nbuild_cache:\n  all: true\n"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("build cache:"), std::string::npos) << result.output;
+  EXPECT_EQ(cache_bytes(), 0);
 }
 
 } // namespace

@@ -238,6 +238,23 @@ private:
     }
   }
 
+  // On the first start, the containers that exist are the best evidence of use there is: their
+  // creation time counts as a use of their image (later events add the real uses).
+  asio::awaitable<void> seed_from_containers() {
+    constexpr const char* k_seeded = "seeded_from_containers";
+    if (m_state->meta(k_seeded)) {
+      co_return;
+    }
+    auto containers = co_await m_client.list_containers();
+    if (!containers) {
+      co_return;
+    }
+    for (const auto& container : *containers) {
+      m_state->record_use(container.image_id, container.created);
+    }
+    m_state->set_meta(k_seeded, "1");
+  }
+
   // One pass on its own connection: deletes never wait behind the events stream.
   asio::awaitable<void> pass(const std::string& trigger) {
     const auto started = SteadyClock::now();
@@ -252,6 +269,7 @@ private:
         m_data_root = info->docker_root_dir;
       }
       m_client_ready = true;
+      co_await seed_from_containers();
     }
     const gc::PassInput input{
         m_policy, m_tracker.graph(),
