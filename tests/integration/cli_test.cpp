@@ -1,7 +1,7 @@
 // The imagegc binary as a person runs it: `imagegc graph` in each format, and its errors.
 
-#include <nlohmann/json.hpp>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "support/engine_test.hpp"
 
@@ -57,7 +57,8 @@ TEST_F(GraphCommand, tree_draws_the_parent_chain_under_the_base_image) {
 TEST(GraphCommandErrors, an_unreachable_socket_is_named_with_the_reason) {
   const auto result = imagegc("--host unix:///nonexistent/imagegc-test.sock graph");
   EXPECT_NE(result.exit_code, 0);
-  EXPECT_NE(result.output.find("/nonexistent/imagegc-test.sock"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("/nonexistent/imagegc-test.sock"), std::string::npos)
+      << result.output;
   EXPECT_NE(result.output.find("No such file or directory"), std::string::npos) << result.output;
 }
 

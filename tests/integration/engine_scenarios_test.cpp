@@ -135,7 +135,8 @@ TEST_F(EngineScenarios, two_tags_name_one_image_and_deleting_one_only_untags) {
 
 TEST_F(EngineScenarios, stopped_container_keeps_its_image_and_the_engine_says_conflict) {
   const auto held = engine().build(dockerfile_with_layers({80'000, 90'000}), "held:latest", false);
-  const auto free_image = engine().build(dockerfile_with_layers({85'000}, "free"), "free:latest", false);
+  const auto free_image =
+      engine().build(dockerfile_with_layers({85'000}, "free"), "free:latest", false);
   engine().docker("create --network none --name stopped-user held:latest true");
 
   auto graph = expect_graph_matches_engine();
@@ -170,7 +171,8 @@ TEST_F(EngineScenarios, running_container_keeps_its_image) {
 
 TEST_F(EngineScenarios, buildkit_build_makes_no_intermediate_images) {
   const auto before = engine().engine_image_ids().size();
-  const auto id = engine().build(dockerfile_with_layers({40'000, 50'000, 60'000}), "bk:latest", true);
+  const auto id =
+      engine().build(dockerfile_with_layers({40'000, 50'000, 60'000}), "bk:latest", true);
 
   const auto graph = expect_graph_matches_engine();
   EXPECT_EQ(graph.image_count(), before + 1);
@@ -218,7 +220,8 @@ TEST_F(EngineScenarios, prune_predictions_match_layers_size_on_a_mixed_host) {
   const auto freed = before - engine().layers_size();
   std::cout << "prune -a freed " << freed << " bytes; imagegc predicted "
             << graph.unused_reclaimable_bytes() << ", docker system df said " << engine_estimate
-            << " (" << 100.0 * static_cast<double>(engine_estimate - freed) / static_cast<double>(freed)
+            << " ("
+            << 100.0 * static_cast<double>(engine_estimate - freed) / static_cast<double>(freed)
             << " % off)\n";
   expect_graph_matches_engine();
 }

@@ -100,8 +100,9 @@ TEST_F(GraphTracking, events_alone_keep_the_graph_equal_to_a_fresh_sync) {
   const auto differences = tracker.read([&](const sync::GraphTracker& t) {
     return graph::ImageGraph::differences(fresh, t.graph());
   });
-  EXPECT_TRUE(differences.empty()) << differences.size() << " difference(s), first: "
-                                   << (differences.empty() ? "" : differences.front());
+  EXPECT_TRUE(differences.empty())
+      << differences.size()
+      << " difference(s), first: " << (differences.empty() ? "" : differences.front());
   const auto stats = tracker.read([](const sync::GraphTracker& t) { return t.stats(); });
   EXPECT_EQ(stats.resyncs, 1u) << "only the initial re-list: everything else came from events";
   EXPECT_GT(stats.events_applied, 10u);
@@ -120,8 +121,8 @@ TEST_F(GraphTracking, a_periodic_resync_repairs_what_no_event_announced) {
   ASSERT_TRUE(tracker.wait_for([](const sync::GraphTracker& t) {
     return t.graph().find_by_reference("seq/marker:silent") != nullptr;
   }));
-  const bool seen_by_events =
-      tracker.read([&](const sync::GraphTracker& t) { return t.graph().find_image(silent) != nullptr; });
+  const bool seen_by_events = tracker.read(
+      [&](const sync::GraphTracker& t) { return t.graph().find_image(silent) != nullptr; });
   ASSERT_FALSE(seen_by_events) << "this engine announced the image: the scenario tests nothing";
 
   tracker.read([](sync::GraphTracker& t) {
@@ -130,7 +131,8 @@ TEST_F(GraphTracking, a_periodic_resync_repairs_what_no_event_announced) {
   });
   ASSERT_TRUE(tracker.wait_for([](const sync::GraphTracker& t) { return t.stats().resyncs >= 2; }));
   const auto stats = tracker.read([](const sync::GraphTracker& t) { return t.stats(); });
-  EXPECT_TRUE(tracker.read([&](const sync::GraphTracker& t) { return t.graph().find_image(silent) != nullptr; }));
+  EXPECT_TRUE(tracker.read(
+      [&](const sync::GraphTracker& t) { return t.graph().find_image(silent) != nullptr; }));
   EXPECT_GE(stats.resync_corrections, 1u) << "the re-list must count what it repaired";
   const auto fresh = engine().load_graph();
   EXPECT_TRUE(tracker.read([&](const sync::GraphTracker& t) {

@@ -8,8 +8,8 @@
 #include <set>
 #include <thread>
 
-#include <nlohmann/json.hpp>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "gc/executor.hpp"
 #include "gc/state_store.hpp"
@@ -34,7 +34,8 @@ std::string fixed_layers(const std::string& name, const std::vector<int>& sizes)
   std::string text = "FROM busybox:latest\n";
   int step = 0;
   for (const int size : sizes) {
-    text += "RUN head -c " + std::to_string(size) + " /dev/zero > /" + name + std::to_string(++step) + "\n";
+    text += "RUN head -c " + std::to_string(size) + " /dev/zero > /" + name +
+            std::to_string(++step) + "\n";
   }
   return text;
 }
@@ -75,8 +76,9 @@ class PolicyPasses : public EngineTest {
 protected:
   void SetUp() override {
     EngineTest::SetUp();
-    m_dir = fs::temp_directory_path() / ("imagegc-policy-" + std::to_string(::getpid()) + "-" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    m_dir = fs::temp_directory_path() /
+            ("imagegc-policy-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(m_dir);
     fs::create_directories(m_dir);
   }
@@ -310,9 +312,10 @@ TEST_F(PolicyPasses, a_broken_reload_keeps_the_old_policy_and_a_good_one_replace
   daemon.signal(SIGHUP);
   ASSERT_TRUE(daemon.wait_for_log("the previous policy stays in force")) << daemon.log();
   EXPECT_NE(daemon.log().find(":4:"), std::string::npos) << "the error names its line\n"
-                                                          << daemon.log();
+                                                         << daemon.log();
 
-  std::ofstream(policy) << "mode: dry-run\nrules:\n  - name: dangling\n    select: {state: dangling}\n";
+  std::ofstream(policy)
+      << "mode: dry-run\nrules:\n  - name: dangling\n    select: {state: dangling}\n";
   daemon.signal(SIGHUP);
   ASSERT_TRUE(daemon.wait_for_log("policy reloaded: mode dry-run, 1 rule(s)")) << daemon.log();
   daemon.signal(SIGUSR1);

@@ -86,7 +86,8 @@ void EngineHarness::reset() {
   // Delete references first, then whatever images are left, children before parents (the
   // engine refuses a parent while a child exists; repeating the pass reaches the roots).
   for (int pass = 0; pass < 20; ++pass) {
-    const auto listing = try_docker("image ls -a --no-trunc --format '{{.ID}} {{.Repository}}:{{.Tag}}'").output;
+    const auto listing =
+        try_docker("image ls -a --no-trunc --format '{{.ID}} {{.Repository}}:{{.Tag}}'").output;
     std::istringstream lines(listing);
     std::string id;
     std::string reference;
@@ -108,8 +109,9 @@ void EngineHarness::reset() {
   }
   try_docker("builder prune -af");
   // A test's `prune -a` takes the base image too: bring it back without any registry.
-  const auto imported = run_command("env IMAGEGC_DOCKER_CLI='" + m_cli + "' " IMAGEGC_SOURCE_DIR
-                                    "/scripts/import-busybox.sh '" + m_host + "'");
+  const auto imported =
+      run_command("env IMAGEGC_DOCKER_CLI='" + m_cli +
+                  "' " IMAGEGC_SOURCE_DIR "/scripts/import-busybox.sh '" + m_host + "'");
   if (imported.exit_code != 0) {
     ADD_FAILURE() << "cannot import busybox:latest: " << imported.output;
   }
@@ -117,9 +119,9 @@ void EngineHarness::reset() {
 
 std::string EngineHarness::build(const std::string& dockerfile, const std::string& tag,
                                  bool buildkit) {
-  const auto context = std::filesystem::temp_directory_path() /
-                       ("imagegc-build-" + std::to_string(::getpid()) + "-" +
-                        std::to_string(std::rand()));
+  const auto context =
+      std::filesystem::temp_directory_path() /
+      ("imagegc-build-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
   std::filesystem::create_directories(context);
   std::ofstream(context / "Dockerfile") << dockerfile;
   std::string arguments = "build -q --network none ";
@@ -138,13 +140,14 @@ std::string EngineHarness::build(const std::string& dockerfile, const std::strin
 }
 
 graph::ImageGraph EngineHarness::load_graph() {
-  return call<graph::ImageGraph>([](engine::EngineClient& client) -> asio::awaitable<graph::ImageGraph> {
-    auto loaded = co_await sync::load_graph(client, graph::ImageGraph{});
-    if (!loaded) {
-      throw std::runtime_error(loaded.error().message);
-    }
-    co_return std::move(*loaded);
-  });
+  return call<graph::ImageGraph>(
+      [](engine::EngineClient& client) -> asio::awaitable<graph::ImageGraph> {
+        auto loaded = co_await sync::load_graph(client, graph::ImageGraph{});
+        if (!loaded) {
+          throw std::runtime_error(loaded.error().message);
+        }
+        co_return std::move(*loaded);
+      });
 }
 
 std::int64_t EngineHarness::layers_size() {

@@ -2,8 +2,6 @@
 // Drives the private engine that scripts/test.sh starts: the docker CLI for changes (as a person
 // would make them) and imagegc's own client for reading, synchronously.
 
-#include "util/asio.hpp"
-
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -17,6 +15,7 @@
 #include "engine/endpoint.hpp"
 #include "engine/engine_client.hpp"
 #include "graph/image_graph.hpp"
+#include "util/asio.hpp"
 
 namespace imagegc::test {
 
@@ -52,8 +51,7 @@ public:
   std::string build(const std::string& dockerfile, const std::string& tag, bool buildkit);
 
   // Calls imagegc's client synchronously on a private io_context.
-  template <class T>
-  T call(std::function<boost::asio::awaitable<T>(engine::EngineClient&)> body) {
+  template <class T> T call(std::function<boost::asio::awaitable<T>(engine::EngineClient&)> body) {
     boost::asio::io_context io;
     auto future = boost::asio::co_spawn(
         io,

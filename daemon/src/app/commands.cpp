@@ -1,7 +1,5 @@
 #include "app/commands.hpp"
 
-#include "util/asio.hpp"
-
 #include <iostream>
 
 #include <boost/asio/co_spawn.hpp>
@@ -18,6 +16,7 @@
 #include "gc/state_store.hpp"
 #include "policy/policy_loader.hpp"
 #include "sync/graph_loader.hpp"
+#include "util/asio.hpp"
 
 namespace imagegc::app {
 
@@ -84,7 +83,8 @@ int graph_command(const GlobalOptions& global, OutputFormat format) {
       std::cout << render_table(snapshot.graph);
       break;
     case OutputFormat::json:
-      std::cout << render_json(snapshot.graph, {snapshot.api_version, snapshot.info.storage_driver});
+      std::cout << render_json(snapshot.graph,
+                               {snapshot.api_version, snapshot.info.storage_driver});
       break;
     case OutputFormat::tree:
       std::cout << render_tree(snapshot.graph);

@@ -1,7 +1,5 @@
 #include "app/daemon.hpp"
 
-#include "util/asio.hpp"
-
 #include <csignal>
 #include <random>
 
@@ -22,6 +20,7 @@
 #include "gc/schedule.hpp"
 #include "gc/state_store.hpp"
 #include "sync/graph_tracker.hpp"
+#include "util/asio.hpp"
 #include "util/format.hpp"
 
 namespace imagegc::app {
@@ -73,8 +72,8 @@ public:
          policy::Policy policy, std::unique_ptr<gc::StateStore> state)
       : m_io(io), m_options(std::move(options)), m_policy(std::move(policy)),
         m_state(std::move(state)), m_tracker(io.get_executor(), endpoint),
-        m_client(io.get_executor(), endpoint), m_wakeup(io),
-        m_signals(io, SIGINT, SIGTERM, SIGHUP), m_random(std::random_device{}()) {
+        m_client(io.get_executor(), endpoint), m_wakeup(io), m_signals(io, SIGINT, SIGTERM, SIGHUP),
+        m_random(std::random_device{}()) {
     m_signals.add(SIGUSR1);
     m_tracker.on_event_applied([this](const engine::Event& event) {
       if (const auto use = gc::image_use(event, m_tracker.graph()); use) {
@@ -188,15 +187,15 @@ private:
   asio::awaitable<void> scheduler() {
     // An interval schedule runs its first pass once synced (after the jitter); a cron schedule
     // waits for its time.
-    m_next_pass = m_policy.schedule.cron
-                      ? gc::next_pass_time(m_policy.schedule, SystemClock::now(), m_random)
-                      : SystemClock::now() + std::chrono::seconds(std::uniform_int_distribution<std::int64_t>(
-                                                 0, m_policy.schedule.jitter.count())(m_random));
+    m_next_pass =
+        m_policy.schedule.cron
+            ? gc::next_pass_time(m_policy.schedule, SystemClock::now(), m_random)
+            : SystemClock::now() + std::chrono::seconds(std::uniform_int_distribution<std::int64_t>(
+                                       0, m_policy.schedule.jitter.count())(m_random));
     const auto started = SteadyClock::now();
     if (!m_options.once) {
-      spdlog::info("policy {}: mode {}, {} rule(s); first pass at {}", m_policy.source,
-                   mode_name(), m_policy.rules.size(),
-                   util::iso8601_utc(SystemClock::to_time_t(m_next_pass)));
+      spdlog::info("policy {}: mode {}, {} rule(s); first pass at {}", m_policy.source, mode_name(),
+                   m_policy.rules.size(), util::iso8601_utc(SystemClock::to_time_t(m_next_pass)));
     }
     while (!m_stopping) {
       if (!m_tracker.ready()) {
@@ -271,9 +270,9 @@ private:
       m_client_ready = true;
       co_await seed_from_containers();
     }
-    const gc::PassInput input{
-        m_policy, m_tracker.graph(),
-        [this](std::string_view id) { return m_state->last_used(id); }, m_data_root};
+    const gc::PassInput input{m_policy, m_tracker.graph(),
+                              [this](std::string_view id) { return m_state->last_used(id); },
+                              m_data_root};
     const gc::PassReport report = co_await gc::run_pass(m_client, input);
     using Kind = gc::ExecutionReport::Outcome::Kind;
     for (const auto& outcome : report.execution.outcomes) {
@@ -285,13 +284,13 @@ private:
       m_client_ready = false; // negotiate again: the engine may have restarted
       m_exit_code = 1;
     }
-    const double seconds =
-        std::chrono::duration<double>(SteadyClock::now() - started).count();
+    const double seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
     spdlog::info("pass ({}, {}): {} {}, {} reclaimed; kept {} (changed {}, refused {}), {} not "
                  "reached{}; {:.3f}s",
                  trigger, mode_name(),
-                 m_policy.mode == policy::Mode::enforce ? report.execution.count(Kind::deleted)
-                                                        : report.execution.count(Kind::would_delete),
+                 m_policy.mode == policy::Mode::enforce
+                     ? report.execution.count(Kind::deleted)
+                     : report.execution.count(Kind::would_delete),
                  m_policy.mode == policy::Mode::enforce ? "deleted" : "would be deleted",
                  util::human_bytes(report.execution.reclaimed_bytes), report.plan.kept.size(),
                  report.execution.count(Kind::skipped), report.execution.count(Kind::conflict),

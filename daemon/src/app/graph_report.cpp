@@ -77,11 +77,11 @@ std::string render_table(const graph::ImageGraph& graph) {
   for (const auto& id : ids) {
     images.push_back(graph.find_image(id));
   }
-  std::stable_sort(images.begin(), images.end(), [](const auto* a, const auto* b) {
-    return a->created > b->created;
-  });
+  std::stable_sort(images.begin(), images.end(),
+                   [](const auto* a, const auto* b) { return a->created > b->created; });
   for (const graph::Image* image : images) {
-    std::snprintf(line, sizeof line, "%-12s  %-12s  %10s  %10s  %-20s  ", short_id(image->id).c_str(),
+    std::snprintf(line, sizeof line, "%-12s  %-12s  %10s  %10s  %-20s  ",
+                  short_id(image->id).c_str(),
                   std::string(graph::to_string(graph.state(image->id))).c_str(),
                   util::human_bytes(layer_bytes(image->layers)).c_str(),
                   util::human_bytes(graph.unique_bytes(image->id)).c_str(),
@@ -113,13 +113,12 @@ std::string render_json(const graph::ImageGraph& graph, const EngineSummary& eng
   document["engine"] = {{"api_version", engine.api_version.to_string()},
                         {"storage_driver", engine.storage_driver}};
   document["images"] = std::move(images);
-  document["totals"] = {
-      {"images", graph.image_count()},
-      {"containers", graph.container_count()},
-      {"layers_bytes", graph.layers_bytes()},
-      {"reclaimable_bytes",
-       {{"dangling", graph.dangling_reclaimable_bytes()},
-        {"unused", graph.unused_reclaimable_bytes()}}}};
+  document["totals"] = {{"images", graph.image_count()},
+                        {"containers", graph.container_count()},
+                        {"layers_bytes", graph.layers_bytes()},
+                        {"reclaimable_bytes",
+                         {{"dangling", graph.dangling_reclaimable_bytes()},
+                          {"unused", graph.unused_reclaimable_bytes()}}}};
   return document.dump(2) + "\n";
 }
 

@@ -44,8 +44,8 @@ std::string render_plan_table(const policy::Plan& plan) {
   }
   out << "KEEP (" << plan.kept.size() << ")\n";
   for (const auto& kept : plan.kept) {
-    out << "  " << short_id(kept.image_id) << "  " << tags_text(kept.tags) << "  "
-        << kept.reason << '\n';
+    out << "  " << short_id(kept.image_id) << "  " << tags_text(kept.tags) << "  " << kept.reason
+        << '\n';
   }
   out << "\nreclaims " << util::human_bytes(plan.reclaim_bytes);
   if (plan.pressure) {

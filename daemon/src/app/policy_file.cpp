@@ -1,8 +1,7 @@
 #include "app/policy_file.hpp"
 
-#include <sys/stat.h>
-
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include "policy/policy_loader.hpp"
 

@@ -45,7 +45,8 @@ util::Expected<Endpoint, std::string> parse_tcp(std::string_view url, std::strin
   }
   unsigned port = 2375; // the engine's conventional plain-TCP port
   if (!port_text.empty()) {
-    const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    const auto [end, ec] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
     if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 ||
         port > 65535) {
       return util::unexpected("engine address " + std::string(url) + " has a bad port");

@@ -47,7 +47,8 @@ auto parse_ok_or_absent(std::string_view what, const HttpResponse& response, Par
   return std::optional<Value>{std::move(*parsed)};
 }
 
-template <class Parse> using ParsedRecord = typename decltype(std::declval<Parse>()(std::string_view{}))::value_type;
+template <class Parse>
+using ParsedRecord = typename decltype(std::declval<Parse>()(std::string_view{}))::value_type;
 
 // GET `target` and parse a 200 answer.
 template <class Parse>
@@ -92,10 +93,10 @@ asio::awaitable<Result<ApiVersion>> EngineClient::negotiate() {
   const auto header = response->header("api-version");
   const auto theirs = parse_api_version(header);
   if (!theirs) {
-    co_return util::unexpected(
-        Error{ErrorKind::malformed, 0,
-              "the engine at " + endpoint().to_string() +
-                  " sent no usable Api-Version header (got \"" + header + "\")"});
+    co_return util::unexpected(Error{ErrorKind::malformed, 0,
+                                     "the engine at " + endpoint().to_string() +
+                                         " sent no usable Api-Version header (got \"" + header +
+                                         "\")"});
   }
   if (*theirs < k_min_api_version) {
     co_return util::unexpected(Error{ErrorKind::http_status, 0,
@@ -115,7 +116,8 @@ asio::awaitable<Result<EngineInfo>> EngineClient::info() {
   co_return co_await fetch(m_connection, path("/info"), "GET /info", parse_info);
 }
 
-asio::awaitable<Result<std::vector<ImageSummary>>> EngineClient::list_images(ImageListFilter filter) {
+asio::awaitable<Result<std::vector<ImageSummary>>>
+EngineClient::list_images(ImageListFilter filter) {
   std::string target = path("/images/json?all=1");
   if (filter == ImageListFilter::dangling_only) {
     target = path("/images/json?filters=") + util::percent_encode(R"({"dangling":["true"]})");
@@ -188,7 +190,8 @@ asio::awaitable<Result<DiskUsage>> EngineClient::disk_usage() {
 }
 
 asio::awaitable<Result<BuildPruneResponse>>
-EngineClient::prune_build_cache(const BuildPruneOptions& options, std::vector<std::string>& dropped) {
+EngineClient::prune_build_cache(const BuildPruneOptions& options,
+                                std::vector<std::string>& dropped) {
   std::string query;
   const auto add = [&](std::string_view name, const std::string& value) {
     query += (query.empty() ? "?" : "&") + std::string(name) + "=" + util::percent_encode(value);

@@ -1,7 +1,5 @@
 #pragma once
 
-#include "util/asio.hpp"
-
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +9,7 @@
 #include "engine/error.hpp"
 #include "engine/http_connection.hpp"
 #include "engine/records.hpp"
+#include "util/asio.hpp"
 
 namespace imagegc::engine {
 

@@ -71,7 +71,8 @@ asio::awaitable<Result<void>> EventStream::run(const EventSubscription& subscrip
   co_await http::async_write(stream, request, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     stream.close();
-    co_return util::unexpected(detail::transport_error(endpoint, "cannot subscribe to events at", ec));
+    co_return util::unexpected(
+        detail::transport_error(endpoint, "cannot subscribe to events at", ec));
   }
 
   beast::flat_buffer buffer;
@@ -125,7 +126,8 @@ asio::awaitable<Result<void>> EventStream::run(const EventSubscription& subscrip
     co_return util::unexpected(detail::transport_error(endpoint, "events stream from", ec));
   }
   co_return util::unexpected(
-      Error{ErrorKind::transport, 0, "the engine at " + endpoint.to_string() + " ended the events stream"});
+      Error{ErrorKind::transport, 0,
+            "the engine at " + endpoint.to_string() + " ended the events stream"});
 }
 
 } // namespace imagegc::engine

@@ -1,7 +1,5 @@
 #pragma once
 
-#include "util/asio.hpp"
-
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -12,6 +10,7 @@
 #include "engine/endpoint.hpp"
 #include "engine/error.hpp"
 #include "engine/records.hpp"
+#include "util/asio.hpp"
 
 namespace imagegc::engine {
 
@@ -25,8 +24,8 @@ struct EventSubscription {
 };
 
 struct EventSink {
-  std::function<void()> on_subscribed;              // the engine answered 200
-  std::function<void(std::string_view)> on_line;    // one JSON object, without the newline
+  std::function<void()> on_subscribed;                // the engine answered 200
+  std::function<void(std::string_view)> on_line;      // one JSON object, without the newline
   std::function<void(std::size_t)> on_oversized_line; // bytes discarded
 };
 

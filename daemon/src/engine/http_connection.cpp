@@ -75,7 +75,8 @@ struct HttpConnection::Impl {
 
     http::response_parser<http::string_body> parser;
     parser.body_limit(limits.max_body_bytes);
-    co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_read(stream, buffer, parser,
+                              asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       drop();
       if (ec == http::error::body_limit) {
@@ -108,9 +109,8 @@ HttpConnection::HttpConnection(asio::any_io_executor executor, Endpoint endpoint
 
 HttpConnection::~HttpConnection() = default;
 
-asio::awaitable<Result<HttpResponse>> HttpConnection::request(std::string_view method,
-                                                              std::string target,
-                                                              std::string body) {
+asio::awaitable<Result<HttpResponse>>
+HttpConnection::request(std::string_view method, std::string target, std::string body) {
   const http::verb verb = http::string_to_verb(method);
   bool reused = false;
   auto result = co_await m_impl->attempt(verb, target, body, reused);
@@ -127,8 +127,12 @@ void HttpConnection::close() {
   }
 }
 
-const Endpoint& HttpConnection::endpoint() const { return m_impl->endpoint; }
+const Endpoint& HttpConnection::endpoint() const {
+  return m_impl->endpoint;
+}
 
-std::size_t HttpConnection::connections_opened() const { return m_impl->connections_opened; }
+std::size_t HttpConnection::connections_opened() const {
+  return m_impl->connections_opened;
+}
 
 } // namespace imagegc::engine

@@ -1,7 +1,5 @@
 #pragma once
 
-#include "util/asio.hpp"
-
 #include <chrono>
 #include <cstddef>
 #include <map>
@@ -11,6 +9,7 @@
 
 #include "engine/endpoint.hpp"
 #include "engine/error.hpp"
+#include "util/asio.hpp"
 
 namespace imagegc::engine {
 

@@ -30,10 +30,10 @@ struct PingResult {
 
 // GET /version (the parts we use).
 struct VersionInfo {
-  std::string version;     // "20.10.24+dfsg1", or Podman's "4.3.1"
-  ApiVersion api_version;  // ApiVersion
+  std::string version;    // "20.10.24+dfsg1", or Podman's "4.3.1"
+  ApiVersion api_version; // ApiVersion
   ApiVersion min_api_version;
-  bool is_podman = false;  // Components[].Name == "Podman Engine"
+  bool is_podman = false; // Components[].Name == "Podman Engine"
 };
 
 // GET /info (the parts we use).
@@ -63,11 +63,11 @@ struct ImageDetails {
   std::string parent; // "" when none, and always "" from API 1.52 (field omitted)
   std::vector<std::string> repo_tags;
   std::vector<std::string> repo_digests;
-  std::int64_t created = 0;                   // unix seconds, from RFC 3339 "Created"
-  std::optional<std::int64_t> last_tag_time;  // unix seconds, Metadata.LastTagTime
-  std::int64_t size = 0;                      // Size
-  std::vector<std::string> diff_ids;          // RootFS.Layers, base first
-  Labels labels;                              // Config.Labels
+  std::int64_t created = 0;                  // unix seconds, from RFC 3339 "Created"
+  std::optional<std::int64_t> last_tag_time; // unix seconds, Metadata.LastTagTime
+  std::int64_t size = 0;                     // Size
+  std::vector<std::string> diff_ids;         // RootFS.Layers, base first
+  Labels labels;                             // Config.Labels
 };
 
 // One element of GET /images/{id}/history (newest first, as the engine sends it).
@@ -145,11 +145,11 @@ struct DiskUsage {
 // POST /build/prune parameters; those the negotiated API lacks are left out by the client.
 struct BuildPruneOptions {
   bool all = false;
-  std::optional<std::int64_t> until_seconds;    // filters {"until": ["<n>s"]}
-  std::optional<std::int64_t> keep_storage;     // API 1.39+
-  std::optional<std::int64_t> reserved_space;   // API 1.48+
-  std::optional<std::int64_t> max_used_space;   // API 1.48+
-  std::optional<std::int64_t> min_free_space;   // API 1.48+
+  std::optional<std::int64_t> until_seconds;  // filters {"until": ["<n>s"]}
+  std::optional<std::int64_t> keep_storage;   // API 1.39+
+  std::optional<std::int64_t> reserved_space; // API 1.48+
+  std::optional<std::int64_t> max_used_space; // API 1.48+
+  std::optional<std::int64_t> min_free_space; // API 1.48+
 };
 
 // POST /build/prune.

@@ -12,8 +12,9 @@ using Outcome = ExecutionReport::Outcome;
 using Clock = std::chrono::steady_clock;
 
 std::size_t ExecutionReport::count(Outcome::Kind kind) const {
-  return static_cast<std::size_t>(std::count_if(
-      outcomes.begin(), outcomes.end(), [&](const Outcome& outcome) { return outcome.kind == kind; }));
+  return static_cast<std::size_t>(
+      std::count_if(outcomes.begin(), outcomes.end(),
+                    [&](const Outcome& outcome) { return outcome.kind == kind; }));
 }
 
 namespace {
@@ -124,7 +125,8 @@ asio::awaitable<ExecutionReport> execute_plan(engine::EngineClient& client,
       if (gone) {
         report.reclaimed_bytes += deletion.bytes;
         spdlog::info("deleted {} [{}] ({} bytes) by rule {}: {}", deletion.image_id,
-                     fmt::join(deletion.tags, ", "), deletion.bytes, deletion.rule, deletion.reason);
+                     fmt::join(deletion.tags, ", "), deletion.bytes, deletion.rule,
+                     deletion.reason);
       } else {
         outcome.kind = Outcome::Kind::skipped;
         outcome.detail = "still present after its references were removed";

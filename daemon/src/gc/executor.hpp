@@ -1,7 +1,5 @@
 #pragma once
 
-#include "util/asio.hpp"
-
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -12,6 +10,7 @@
 #include "graph/image_graph.hpp"
 #include "policy/planner.hpp"
 #include "policy/policy.hpp"
+#include "util/asio.hpp"
 
 namespace imagegc::gc {
 
@@ -24,12 +23,12 @@ struct ExecutionOptions {
 struct ExecutionReport {
   struct Outcome {
     enum class Kind {
-      deleted,       // the engine confirmed the image gone
-      would_delete,  // dry-run
-      skipped,       // changed since planning (a container, a new tag), or gone already
-      conflict,      // the engine refused (409): kept
-      failed,        // the engine failed to answer: the pass stopped
-      not_reached,   // the pass stopped before it (time limit, engine lost)
+      deleted,      // the engine confirmed the image gone
+      would_delete, // dry-run
+      skipped,      // changed since planning (a container, a new tag), or gone already
+      conflict,     // the engine refused (409): kept
+      failed,       // the engine failed to answer: the pass stopped
+      not_reached,  // the pass stopped before it (time limit, engine lost)
     };
     std::string image_id;
     std::string rule;

@@ -43,9 +43,10 @@ asio::awaitable<PassReport> run_pass(engine::EngineClient& client, const PassInp
   PassReport report;
   report.disk = disk_stats(input.data_root);
   if (input.policy.pressure.enabled && !report.disk) {
-    report.warnings.push_back("disk_pressure is set but the engine's data root " +
-                              (input.data_root.empty() ? std::string("(unknown)") : input.data_root) +
-                              " is not visible here: pressure rules are not applied");
+    report.warnings.push_back(
+        "disk_pressure is set but the engine's data root " +
+        (input.data_root.empty() ? std::string("(unknown)") : input.data_root) +
+        " is not visible here: pressure rules are not applied");
   }
   report.plan = plan_now(input, report.disk);
   ExecutionOptions options;
@@ -61,9 +62,9 @@ asio::awaitable<PassReport> run_pass(engine::EngineClient& client, const PassInp
       std::vector<std::string> dropped;
       auto pruned = co_await client.prune_build_cache(build_prune_options(cache), dropped);
       if (!dropped.empty()) {
-        report.warnings.push_back(fmt::format(
-            "build_cache: {} need API 1.48; the engine speaks {}: left out", fmt::join(dropped, ", "),
-            client.api_version().to_string()));
+        report.warnings.push_back(
+            fmt::format("build_cache: {} need API 1.48; the engine speaks {}: left out",
+                        fmt::join(dropped, ", "), client.api_version().to_string()));
       }
       if (pruned) {
         spdlog::info("build cache: {} entries pruned, {} bytes reclaimed",

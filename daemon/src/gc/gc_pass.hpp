@@ -1,8 +1,6 @@
 #pragma once
 // One garbage-collection pass: measure the disk, plan, run the plan, prune the build cache.
 
-#include "util/asio.hpp"
-
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +10,7 @@
 #include "graph/image_graph.hpp"
 #include "policy/planner.hpp"
 #include "policy/policy.hpp"
+#include "util/asio.hpp"
 
 namespace imagegc::gc {
 

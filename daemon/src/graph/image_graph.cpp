@@ -691,7 +691,7 @@ std::int64_t ImageGraph::unique_bytes(std::string_view id) const {
 }
 
 std::vector<std::int64_t> ImageGraph::sequential_reclaim(std::span<const std::string> ordered,
-                                                        ReclaimOptions options) const {
+                                                         ReclaimOptions options) const {
   const State& state = readable(m_state);
   SequentialDelete deleting(state.layers, options);
   std::vector<std::int64_t> freed;

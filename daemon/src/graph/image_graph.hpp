@@ -38,8 +38,8 @@ struct Layer {
 
 // What the graph knows of one image. Children and containers are derived and kept by the graph.
 struct Image {
-  std::string id;     // "sha256:<hex>"
-  std::string parent; // "" when none
+  std::string id;                   // "sha256:<hex>"
+  std::string parent;               // "" when none
   std::vector<std::string> tags;    // "repo:tag", sorted, unique
   std::vector<std::string> digests; // "repo@sha256:...", sorted, unique
   std::int64_t created = 0;         // unix seconds
@@ -132,8 +132,8 @@ public:
   // Bytes each delete frees when `ordered` is deleted one image at a time, in that order, each
   // counting the parents without references it orphans; 0 for a delete the engine would refuse
   // (a container uses the image, or one of its children is still there).
-  [[nodiscard]] std::vector<std::int64_t>
-  sequential_reclaim(std::span<const std::string> ordered, ReclaimOptions options = {}) const;
+  [[nodiscard]] std::vector<std::int64_t> sequential_reclaim(std::span<const std::string> ordered,
+                                                             ReclaimOptions options = {}) const;
   // Bytes that deleting this one image (and the parents it orphans) frees, containers ignored.
   [[nodiscard]] std::int64_t unique_bytes(std::string_view id) const;
 

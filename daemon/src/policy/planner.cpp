@@ -34,15 +34,17 @@ std::string human_duration(std::int64_t seconds) {
   return text.empty() ? "0s" : text;
 }
 
-std::string quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
+std::string quoted(std::string_view text) {
+  return "\"" + std::string(text) + "\"";
+}
 
 // What the planner knows of one image.
 struct Facts {
   const graph::Image* image = nullptr;
   ImageState state = ImageState::dangling;
   std::size_t containers = 0;
-  std::int64_t age = 0;       // seconds since created
-  std::int64_t idle = 0;      // seconds since last used
+  std::int64_t age = 0;  // seconds since created
+  std::int64_t idle = 0; // seconds since last used
 };
 
 bool state_matches(StateFilter filter, const Facts& facts) {
@@ -84,7 +86,8 @@ bool selects(const Selector& selector, const Facts& facts) {
     return false;
   }
   return std::all_of(facts.image->tags.begin(), facts.image->tags.end(), [&](const auto& tag) {
-    return (selector.repositories.empty() || any_matches(selector.repositories, repository_of(tag))) &&
+    return (selector.repositories.empty() ||
+            any_matches(selector.repositories, repository_of(tag))) &&
            (selector.tags.empty() || any_matches(selector.tags, tag_of(tag)));
   });
 }
@@ -395,8 +398,8 @@ private:
     std::int64_t goal = 0;
     if (pressure.low.used_percent) {
       const auto used = disk.size_bytes - disk.free_bytes;
-      const auto target =
-          static_cast<std::int64_t>(static_cast<double>(disk.size_bytes) * *pressure.low.used_percent / 100.0);
+      const auto target = static_cast<std::int64_t>(static_cast<double>(disk.size_bytes) *
+                                                    *pressure.low.used_percent / 100.0);
       goal = std::max(goal, used - target);
     }
     if (pressure.low.free_bytes) {
@@ -416,11 +419,10 @@ private:
     }
     std::vector<std::string> pool;
     for (const auto& [id, kept] : m_kept) {
-      const bool overridable = kept.why == KeepReason::no_rule ||
-                               kept.why == KeepReason::keep_newest ||
-                               kept.why == KeepReason::younger_than ||
-                               kept.why == KeepReason::recently_used ||
-                               kept.why == KeepReason::kept_children;
+      const bool overridable =
+          kept.why == KeepReason::no_rule || kept.why == KeepReason::keep_newest ||
+          kept.why == KeepReason::younger_than || kept.why == KeepReason::recently_used ||
+          kept.why == KeepReason::kept_children;
       if (overridable && !taken.contains(id)) {
         pool.push_back(id);
       }
@@ -466,7 +468,8 @@ private:
   }
 
   // The final list, in order, with bytes, limits and the parents each deletion orphans.
-  void emit(Plan& plan, const std::vector<Candidate>& chosen, const std::vector<std::string>& order) {
+  void emit(Plan& plan, const std::vector<Candidate>& chosen,
+            const std::vector<std::string>& order) {
     std::unordered_map<std::string, const Candidate*> by_id;
     for (const Candidate& candidate : chosen) {
       by_id.emplace(candidate.id, &candidate);
@@ -477,8 +480,9 @@ private:
     std::unordered_set<std::string> removed;
     for (std::size_t i = 0; i < order.size(); ++i) {
       const Candidate& candidate = *by_id.at(order[i]);
-      const bool over_count = limits.max_deletions &&
-                              plan.deletions.size() >= static_cast<std::size_t>(*limits.max_deletions);
+      const bool over_count =
+          limits.max_deletions &&
+          plan.deletions.size() >= static_cast<std::size_t>(*limits.max_deletions);
       const bool over_bytes = limits.max_bytes && plan.reclaim_bytes + freed[i] > *limits.max_bytes;
       if (plan.limited || over_count || over_bytes) {
         plan.limited = true;
@@ -575,6 +579,8 @@ std::string_view to_string(KeepReason reason) {
   return "unknown";
 }
 
-Plan make_plan(const PlanInput& input) { return Planner(input).run(); }
+Plan make_plan(const PlanInput& input) {
+  return Planner(input).run();
+}
 
 } // namespace imagegc::policy

@@ -54,9 +54,9 @@ struct PlannedDeletion {
   std::string image_id;
   std::vector<std::string> tags; // deleted one by one before the image; empty: by ID
   std::string rule;
-  std::string reason;            // the measured values that decided it
-  std::int64_t bytes = 0;        // freed, given the deletions before it
-  bool pressure = false;         // chosen by disk pressure (least recently used first)
+  std::string reason;                        // the measured values that decided it
+  std::int64_t bytes = 0;                    // freed, given the deletions before it
+  bool pressure = false;                     // chosen by disk pressure (least recently used first)
   std::vector<std::string> orphaned_parents; // untagged parents the engine removes with it
 };
 

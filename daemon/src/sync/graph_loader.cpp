@@ -58,8 +58,8 @@ asio::awaitable<engine::Result<graph::ImageGraph>> load_graph(engine::EngineClie
   }
 
   for (const engine::ContainerSummary& container : *containers) {
-    fresh.upsert_container(
-        {container.id, engine::normalize_image_id(container.image_id), container.state == "running"});
+    fresh.upsert_container({container.id, engine::normalize_image_id(container.image_id),
+                            container.state == "running"});
   }
   co_return fresh;
 }

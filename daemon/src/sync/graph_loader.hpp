@@ -1,9 +1,8 @@
 #pragma once
 
-#include "util/asio.hpp"
-
 #include "engine/engine_client.hpp"
 #include "graph/image_graph.hpp"
+#include "util/asio.hpp"
 
 namespace imagegc::sync {
 

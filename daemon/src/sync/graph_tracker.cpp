@@ -224,7 +224,8 @@ asio::awaitable<void> GraphTracker::run() {
     }
     failures = synced ? 0 : std::min(failures + 1, 30);
     const auto delay = std::min<std::chrono::milliseconds>(
-        impl.options.backoff_max, impl.options.backoff_initial * (std::int64_t{1} << std::min(failures, 20)));
+        impl.options.backoff_max,
+        impl.options.backoff_initial * (std::int64_t{1} << std::min(failures, 20)));
     co_await impl.sleep_until(Clock::now() + delay);
   }
 }
@@ -242,11 +243,21 @@ void GraphTracker::request_resync() {
   m_impl->wake();
 }
 
-const graph::ImageGraph& GraphTracker::graph() const { return m_impl->graph; }
-const TrackerStats& GraphTracker::stats() const { return m_impl->stats; }
-bool GraphTracker::ready() const { return m_impl->ready; }
-engine::ApiVersion GraphTracker::api_version() const { return m_impl->client.api_version(); }
-const std::string& GraphTracker::last_error() const { return m_impl->last_error; }
+const graph::ImageGraph& GraphTracker::graph() const {
+  return m_impl->graph;
+}
+const TrackerStats& GraphTracker::stats() const {
+  return m_impl->stats;
+}
+bool GraphTracker::ready() const {
+  return m_impl->ready;
+}
+engine::ApiVersion GraphTracker::api_version() const {
+  return m_impl->client.api_version();
+}
+const std::string& GraphTracker::last_error() const {
+  return m_impl->last_error;
+}
 
 void GraphTracker::on_graph_changed(std::function<void()> callback) {
   m_impl->changed = std::move(callback);

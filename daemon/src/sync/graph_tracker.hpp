@@ -1,7 +1,5 @@
 #pragma once
 
-#include "util/asio.hpp"
-
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -11,6 +9,7 @@
 #include "engine/endpoint.hpp"
 #include "engine/records.hpp"
 #include "graph/image_graph.hpp"
+#include "util/asio.hpp"
 
 namespace imagegc::sync {
 

@@ -1,12 +1,11 @@
 #pragma once
 
-#include "util/asio.hpp"
-
 #include <optional>
 #include <string_view>
 
 #include "engine/engine_client.hpp"
 #include "graph/image_graph.hpp"
+#include "util/asio.hpp"
 
 namespace imagegc::sync {
 

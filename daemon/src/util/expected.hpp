@@ -8,9 +8,7 @@
 
 namespace imagegc::util {
 
-template <class E> struct Unexpected {
-  E error;
-};
+template <class E> struct Unexpected { E error; };
 
 template <class E> Unexpected<std::decay_t<E>> unexpected(E&& error) {
   return {std::forward<E>(error)};
@@ -21,9 +19,7 @@ public:
   using value_type = T;
   using error_type = E;
 
-  Expected()
-    requires std::is_default_constructible_v<T>
-      : m_storage(std::in_place_index<0>) {}
+  Expected() requires std::is_default_constructible_v<T> : m_storage(std::in_place_index<0>) {}
   Expected(T value) : m_storage(std::in_place_index<0>, std::move(value)) {}
   template <class G>
   Expected(Unexpected<G> error) : m_storage(std::in_place_index<1>, std::move(error.error)) {}
@@ -53,7 +49,8 @@ public:
   using error_type = E;
 
   Expected() = default;
-  template <class G> Expected(Unexpected<G> error) : m_error(std::move(error.error)), m_failed(true) {}
+  template <class G>
+  Expected(Unexpected<G> error) : m_error(std::move(error.error)), m_failed(true) {}
 
   [[nodiscard]] bool has_value() const noexcept { return !m_failed; }
   explicit operator bool() const noexcept { return has_value(); }

@@ -1,12 +1,14 @@
-#include <nlohmann/json.hpp>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "app/graph_report.hpp"
 
 namespace imagegc::app {
 namespace {
 
-std::string id(char c) { return "sha256:" + std::string(64, c); }
+std::string id(char c) {
+  return "sha256:" + std::string(64, c);
+}
 
 graph::Image image(char c, std::string parent, std::vector<std::string> tags,
                    std::vector<graph::Layer> layers) {

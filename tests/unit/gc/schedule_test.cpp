@@ -20,7 +20,8 @@ TEST(Schedule, interval_adds_up_to_the_jitter) {
   const auto start = system_clock::from_time_t(1'700'000'000);
   std::set<std::int64_t> delays;
   for (int i = 0; i < 200; ++i) {
-    const auto delay = std::chrono::duration_cast<seconds>(next_pass_time(schedule, start, random) - start);
+    const auto delay =
+        std::chrono::duration_cast<seconds>(next_pass_time(schedule, start, random) - start);
     EXPECT_GE(delay, std::chrono::hours(1));
     EXPECT_LE(delay, std::chrono::hours(1) + std::chrono::minutes(5));
     delays.insert(delay.count());

@@ -20,8 +20,7 @@ TEST(Iso8601, formats_unix_seconds_in_utc) {
 }
 
 TEST(PercentEncode, keeps_unreserved_characters_and_optionally_slashes) {
-  EXPECT_EQ(percent_encode(R"({"dangling":["true"]})"),
-            "%7B%22dangling%22%3A%5B%22true%22%5D%7D");
+  EXPECT_EQ(percent_encode(R"({"dangling":["true"]})"), "%7B%22dangling%22%3A%5B%22true%22%5D%7D");
   EXPECT_EQ(percent_encode("registry.example/team/app:1.0", true),
             "registry.example/team/app%3A1.0");
   EXPECT_EQ(percent_encode("a/b"), "a%2Fb");

@@ -22,9 +22,8 @@ asio::awaitable<Result<void>> connect(EngineStream& stream, const Endpoint& endp
     co_return Result<void>{};
   }
   asio::ip::tcp::resolver resolver(stream.get_executor());
-  const auto results =
-      co_await resolver.async_resolve(endpoint.host, std::to_string(endpoint.port),
-                                      asio::redirect_error(asio::use_awaitable, ec));
+  const auto results = co_await resolver.async_resolve(
+      endpoint.host, std::to_string(endpoint.port), asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     co_return util::unexpected(connect_error(endpoint, ec));
   }
@@ -40,8 +39,8 @@ asio::awaitable<Result<void>> connect(EngineStream& stream, const Endpoint& endp
 }
 
 Error connect_error(const Endpoint& endpoint, const error_code& ec) {
-  std::string message = "cannot connect to the engine at " + endpoint.to_string() + ": " +
-                        ec.message();
+  std::string message =
+      "cannot connect to the engine at " + endpoint.to_string() + ": " + ec.message();
   if (ec == asio::error::access_denied || ec == boost::system::errc::permission_denied) {
     message += " (the socket belongs to the docker group: add this user to it, or run as a "
                "member of it)";
@@ -58,9 +57,9 @@ Error transport_error(const Endpoint& endpoint, std::string_view what, const err
 }
 
 std::string host_header(const Endpoint& endpoint) {
-  return endpoint.kind == Endpoint::Kind::unix_socket ? "localhost"
-                                                      : endpoint.host + ":" +
-                                                            std::to_string(endpoint.port);
+  return endpoint.kind == Endpoint::Kind::unix_socket
+             ? "localhost"
+             : endpoint.host + ":" + std::to_string(endpoint.port);
 }
 
 } // namespace imagegc::engine::detail

@@ -1,20 +1,19 @@
 #pragma once
 // Beast stream plumbing shared by engine/*.cpp. Heavy headers: include only from .cpp files.
 
-#include "util/asio.hpp"
-
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
 #include "engine/endpoint.hpp"
 #include "engine/error.hpp"
+#include "util/asio.hpp"
 
 namespace imagegc::engine::detail {
 
 // One stream type for both Unix and TCP sockets: the generic protocol carries either endpoint.
-using EngineStream = boost::beast::basic_stream<boost::asio::generic::stream_protocol,
-                                                boost::asio::any_io_executor>;
+using EngineStream =
+    boost::beast::basic_stream<boost::asio::generic::stream_protocol, boost::asio::any_io_executor>;
 
 // Connects `stream` to `endpoint` (resolving a TCP host name first) within the stream's expiry.
 boost::asio::awaitable<Result<void>> connect(EngineStream& stream, const Endpoint& endpoint);
