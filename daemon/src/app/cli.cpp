@@ -10,6 +10,7 @@
 #include "app/daemon.hpp"
 #include "app/logging.hpp"
 #include "app/policy_file.hpp"
+#include "http/http_server.hpp"
 
 namespace imagegc::app {
 
@@ -65,6 +66,11 @@ int run_cli(int argc, char** argv) {
   auto* run = cli.add_subcommand(
       "run", "The daemon: follow the engine and run passes on the policy's schedule");
   add_policy_options(*run);
+  std::string listen{http::k_default_listen};
+  run->add_option("--listen", listen,
+                  "Serve /metrics, /healthz, /readyz and /plan on host:port or unix:///path "
+                  "(\"none\": not at all)")
+      ->capture_default_str();
 
   std::string check_path;
   auto* check = cli.add_subcommand("check-config", "Validate a policy file");
@@ -88,7 +94,8 @@ int run_cli(int argc, char** argv) {
       return check_config_command(check_path);
     }
     if (once->parsed() || run->parsed()) {
-      return run_daemon(global, DaemonOptions{config_path, state_dir, once->parsed()});
+      return run_daemon(global, DaemonOptions{config_path, state_dir, once->parsed(),
+                                              once->parsed() || listen == "none" ? "" : listen});
     }
   } catch (const std::exception& error) {
     spdlog::critical("{}", error.what());

@@ -11,7 +11,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "app/plan_report.hpp"
 #include "app/policy_file.hpp"
+#include "app/systemd_notify.hpp"
 #include "engine/endpoint.hpp"
 #include "engine/engine_client.hpp"
 #include "gc/disk_stats.hpp"
@@ -19,6 +21,8 @@
 #include "gc/last_used.hpp"
 #include "gc/schedule.hpp"
 #include "gc/state_store.hpp"
+#include "http/http_server.hpp"
+#include "metrics/metrics.hpp"
 #include "sync/graph_tracker.hpp"
 #include "util/asio.hpp"
 #include "util/format.hpp"
@@ -73,17 +77,26 @@ public:
       : m_io(io), m_options(std::move(options)), m_policy(std::move(policy)),
         m_state(std::move(state)), m_tracker(io.get_executor(), endpoint),
         m_client(io.get_executor(), endpoint), m_wakeup(io), m_signals(io, SIGINT, SIGTERM, SIGHUP),
-        m_random(std::random_device{}()) {
+        m_random(std::random_device{}()), m_metrics(IMAGEGC_VERSION), m_metrics_timer(io),
+        m_notify(io.get_executor()) {
     m_signals.add(SIGUSR1);
     m_tracker.on_event_applied([this](const engine::Event& event) {
+      m_metrics.record_event(event.type, event.action);
       if (const auto use = gc::image_use(event, m_tracker.graph()); use) {
         m_state->record_use(use->image_id, use->time);
       }
     });
-    m_tracker.on_graph_changed([this] { after_graph_change(); });
+    m_tracker.on_graph_changed([this] {
+      after_graph_change();
+      schedule_metrics_refresh();
+    });
   }
 
   int run() {
+    if (!m_options.listen.empty() && !start_http()) {
+      return 2;
+    }
+    m_notify.start_watchdog();
     wait_for_signal();
     asio::co_spawn(m_io, m_tracker.run(), rethrow);
     asio::co_spawn(m_io, scheduler(), [this](std::exception_ptr error) {
@@ -122,8 +135,88 @@ private:
 
   void stop() {
     m_stopping = true;
+    m_notify.stopping();
+    m_notify.stop_watchdog();
     m_tracker.stop();
     m_wakeup.cancel();
+    m_metrics_timer.cancel();
+    if (m_http) {
+      m_http->stop();
+    }
+  }
+
+  bool start_http() {
+    http::ServerOptions options;
+    options.listen = m_options.listen;
+    m_http = std::make_unique<http::Server>(m_io.get_executor(), options);
+    m_http->route("/metrics", [this] {
+      refresh_metrics();
+      return http::Reply{200, "text/plain; version=0.0.4; charset=utf-8", m_metrics.serialize()};
+    });
+    m_http->route("/healthz", [] { return http::Reply{200, "text/plain; charset=utf-8", "ok\n"}; });
+    m_http->route("/readyz", [this] {
+      if (m_tracker.ready()) {
+        return http::Reply{200, "text/plain; charset=utf-8", "ready\n"};
+      }
+      const auto& error = m_tracker.last_error();
+      return http::Reply{503, "text/plain; charset=utf-8",
+                         "not ready: " + (error.empty() ? std::string("syncing") : error) + "\n"};
+    });
+    m_http->route("/plan", [this] {
+      if (!m_tracker.ready()) {
+        return http::Reply{503, "text/plain; charset=utf-8", "not synced yet\n"};
+      }
+      return http::Reply{200, "application/json", render_plan_json(current_plan())};
+    });
+    if (const auto started = m_http->start(); !started) {
+      spdlog::error("{}", started.error());
+      return false;
+    }
+    spdlog::info("serving /metrics, /healthz, /readyz and /plan on {}", m_http->local_address());
+    return true;
+  }
+
+  policy::Plan current_plan() const {
+    const gc::PassInput input{m_policy, m_tracker.graph(),
+                              [this](std::string_view id) { return m_state->last_used(id); },
+                              m_data_root};
+    return gc::plan_now(input, gc::disk_stats(m_data_root));
+  }
+
+  // Figures follow events within a fraction of a second, but a burst of events (a build) costs
+  // one refresh, and the plan (the costly part) at most one a second.
+  void schedule_metrics_refresh() {
+    if (m_metrics_refresh_pending) {
+      return;
+    }
+    m_metrics_refresh_pending = true;
+    m_metrics_timer.expires_after(std::chrono::milliseconds(100));
+    m_metrics_timer.async_wait([this](boost::system::error_code ec) {
+      m_metrics_refresh_pending = false;
+      if (!ec) {
+        refresh_metrics();
+      }
+    });
+  }
+
+  void refresh_metrics() {
+    m_metrics.update_tracker(m_tracker);
+    if (!m_tracker.ready()) {
+      return;
+    }
+    m_metrics.update_graph(m_tracker.graph());
+    m_metrics.update_disk(gc::disk_stats(m_data_root));
+    if (SteadyClock::now() - m_last_plan_metrics >= std::chrono::seconds(1)) {
+      m_last_plan_metrics = SteadyClock::now();
+      std::vector<std::string> rules;
+      for (const auto& rule : m_policy.rules) {
+        rules.push_back(rule.name);
+      }
+      for (const auto& rule : m_policy.pressure.rules) {
+        rules.push_back(rule.name);
+      }
+      m_metrics.update_plan(current_plan(), rules);
+    }
   }
 
   void request_pass(std::string trigger) {
@@ -133,7 +226,10 @@ private:
 
   void reload() {
     spdlog::info("reloading {}", m_options.config_path);
+    m_notify.reloading();
     auto loaded = load_policy_or_log(m_options.config_path);
+    m_metrics.record_policy_reload(loaded.has_value());
+    m_notify.ready();
     if (!loaded) {
       spdlog::error("reload failed: the previous policy stays in force");
       return;
@@ -162,7 +258,10 @@ private:
       m_state->seed_use(id, std::max(image->created, image->last_tag_time.value_or(0)));
     }
     m_state->retain_only(ids);
-    spdlog::info("{}", graph_summary(graph));
+    const std::string summary = graph_summary(graph);
+    spdlog::info("{}", summary);
+    m_notify.status("engine " + m_tracker.api_version().to_string() + ": " + summary);
+    m_notify.ready();
   }
 
   bool disk_above_high_watermark() const {
@@ -209,6 +308,9 @@ private:
         co_await sleep_until(SteadyClock::now() + std::chrono::milliseconds(100));
         continue;
       }
+      if (!m_client_ready && co_await prepare_client()) {
+        refresh_metrics();
+      }
       std::string trigger;
       if (m_options.once) {
         trigger = "once";
@@ -230,11 +332,30 @@ private:
         }
         continue;
       }
+      refresh_metrics(); // also when nothing changed: the engine may have gone away
       const auto until_next = m_next_pass - SystemClock::now();
       const auto wait = std::min<SteadyClock::duration>(
           std::chrono::duration_cast<SteadyClock::duration>(until_next), k_disk_check_interval);
       co_await sleep_until(SteadyClock::now() + std::max<SteadyClock::duration>(wait, {}));
     }
+  }
+
+  // The connection passes delete over; also learns the engine's data root for disk figures.
+  asio::awaitable<bool> prepare_client() {
+    if (m_client_ready) {
+      co_return true;
+    }
+    auto version = co_await m_client.negotiate();
+    if (!version) {
+      m_client_error = version.error().message;
+      co_return false;
+    }
+    if (auto info = co_await m_client.info(); info) {
+      m_data_root = info->docker_root_dir;
+    }
+    m_client_ready = true;
+    co_await seed_from_containers();
+    co_return true;
   }
 
   // On the first start, the containers that exist are the best evidence of use there is: their
@@ -257,18 +378,10 @@ private:
   // One pass on its own connection: deletes never wait behind the events stream.
   asio::awaitable<void> pass(const std::string& trigger) {
     const auto started = SteadyClock::now();
-    if (!m_client_ready) {
-      auto version = co_await m_client.negotiate();
-      if (!version) {
-        spdlog::error("pass ({}) skipped: {}", trigger, version.error().message);
-        m_exit_code = 1;
-        co_return;
-      }
-      if (auto info = co_await m_client.info(); info) {
-        m_data_root = info->docker_root_dir;
-      }
-      m_client_ready = true;
-      co_await seed_from_containers();
+    if (!co_await prepare_client()) {
+      spdlog::error("pass ({}) skipped: {}", trigger, m_client_error);
+      m_exit_code = 1;
+      co_return;
     }
     const gc::PassInput input{m_policy, m_tracker.graph(),
                               [this](std::string_view id) { return m_state->last_used(id); },
@@ -307,6 +420,7 @@ private:
   sync::GraphTracker m_tracker;
   engine::EngineClient m_client;
   bool m_client_ready = false;
+  std::string m_client_error;
   std::string m_data_root;
   asio::steady_timer m_wakeup;
   asio::signal_set m_signals;
@@ -317,6 +431,12 @@ private:
   std::uint64_t m_seen_resyncs = 0;
   bool m_stopping = false;
   int m_exit_code = 0;
+  metrics::Metrics m_metrics;
+  asio::steady_timer m_metrics_timer;
+  bool m_metrics_refresh_pending = false;
+  SteadyClock::time_point m_last_plan_metrics{};
+  std::unique_ptr<http::Server> m_http;
+  SystemdNotifier m_notify;
 };
 
 } // namespace

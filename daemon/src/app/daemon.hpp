@@ -9,7 +9,8 @@ namespace imagegc::app {
 struct DaemonOptions {
   std::string config_path;
   std::string state_dir;
-  bool once = false; // one pass, then exit
+  bool once = false;  // one pass, then exit
+  std::string listen; // HTTP endpoints (/metrics, /healthz, /readyz, /plan); empty: none
 };
 
 // `imagegc run` (once = false) and `imagegc once`: follow the engine, record when images are

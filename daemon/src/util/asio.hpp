@@ -1,6 +1,7 @@
 #pragma once
-// Include this before any Boost.Asio header: Boost 1.74's awaitable.hpp uses std::exchange
-// without including <utility>, which breaks C++20 coroutines on g++ 12.
+// The Asio types imagegc's headers name (awaitable, any_io_executor), without the rest of Asio.
+// Boost 1.74's awaitable.hpp uses std::exchange without including <utility>: the build
+// force-includes <utility> everywhere (CMakeLists.txt), and this header includes it too.
 #include <utility>
 
 #include <boost/asio/any_io_executor.hpp>
