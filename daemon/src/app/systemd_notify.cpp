@@ -27,15 +27,25 @@ struct SystemdNotifier::Impl {
 SystemdNotifier::SystemdNotifier(boost::asio::any_io_executor executor)
     : m_impl(std::make_unique<Impl>(std::move(executor))) {}
 
-SystemdNotifier::~SystemdNotifier() { stop_watchdog(); }
+SystemdNotifier::~SystemdNotifier() {
+  stop_watchdog();
+}
 
-void SystemdNotifier::ready() { sd_notify(0, "READY=1"); }
+void SystemdNotifier::ready() {
+  sd_notify(0, "READY=1");
+}
 
-void SystemdNotifier::reloading() { sd_notify(0, "RELOADING=1"); }
+void SystemdNotifier::reloading() {
+  sd_notify(0, "RELOADING=1");
+}
 
-void SystemdNotifier::stopping() { sd_notify(0, "STOPPING=1"); }
+void SystemdNotifier::stopping() {
+  sd_notify(0, "STOPPING=1");
+}
 
-void SystemdNotifier::status(const std::string& text) { sd_notify(0, ("STATUS=" + text).c_str()); }
+void SystemdNotifier::status(const std::string& text) {
+  sd_notify(0, ("STATUS=" + text).c_str());
+}
 
 void SystemdNotifier::start_watchdog() {
   std::uint64_t usec = 0;
@@ -45,6 +55,8 @@ void SystemdNotifier::start_watchdog() {
   }
 }
 
-void SystemdNotifier::stop_watchdog() { m_impl->timer.cancel(); }
+void SystemdNotifier::stop_watchdog() {
+  m_impl->timer.cancel();
+}
 
 } // namespace imagegc::app

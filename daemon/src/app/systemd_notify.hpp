@@ -3,10 +3,10 @@
 // lines, RELOADING=1 around a reload, WATCHDOG=1 pings while the event loop turns. Every call
 // does nothing when not started by systemd (no NOTIFY_SOCKET).
 
-#include "util/asio.hpp"
-
 #include <memory>
 #include <string>
+
+#include "util/asio.hpp"
 
 namespace imagegc::app {
 

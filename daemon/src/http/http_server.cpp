@@ -1,5 +1,6 @@
 #include "http/http_server.hpp"
 
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -32,7 +33,7 @@ namespace {
 
 // "unix:///path" or "host:port" → a bindable endpoint, and its display form.
 util::Expected<Protocol::endpoint, std::string> listen_endpoint(const std::string& listen,
-                                                               asio::any_io_executor executor) {
+                                                                asio::any_io_executor executor) {
   if (listen.starts_with("unix://")) {
     const auto parsed = engine::parse_endpoint(listen);
     if (!parsed) {
@@ -40,20 +41,31 @@ util::Expected<Protocol::endpoint, std::string> listen_endpoint(const std::strin
     }
     return Protocol::endpoint(asio::local::stream_protocol::endpoint(parsed->socket_path));
   }
-  const auto parsed = engine::parse_endpoint("tcp://" + listen);
-  if (!parsed || listen.find(':') == std::string::npos) {
+  // host:port or [v6]:port; port 0 asks the system for a free one.
+  const auto colon = listen.rfind(':');
+  std::string host = colon == std::string::npos ? std::string{} : listen.substr(0, colon);
+  if (host.starts_with('[') && host.ends_with(']')) {
+    host = host.substr(1, host.size() - 2);
+  }
+  unsigned port = 0;
+  const std::string port_text =
+      colon == std::string::npos ? std::string{} : listen.substr(colon + 1);
+  const auto [end, parse_error] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (host.empty() || port_text.empty() || parse_error != std::errc{} ||
+      end != port_text.data() + port_text.size() || port > 65535) {
     return util::unexpected("listen address " + listen +
                             " is not host:port, [ipv6]:port or unix:///path");
   }
   error_code ec;
-  const auto address = asio::ip::make_address(parsed->host, ec);
+  const auto address = asio::ip::make_address(host, ec);
   if (!ec) {
-    return Protocol::endpoint(asio::ip::tcp::endpoint(address, parsed->port));
+    return Protocol::endpoint(asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port)));
   }
   asio::ip::tcp::resolver resolver(executor);
-  const auto results = resolver.resolve(parsed->host, std::to_string(parsed->port), ec);
+  const auto results = resolver.resolve(host, std::to_string(port), ec);
   if (ec || results.empty()) {
-    return util::unexpected("cannot resolve listen host " + parsed->host + ": " + ec.message());
+    return util::unexpected("cannot resolve listen host " + host + ": " + ec.message());
   }
   return Protocol::endpoint(results.begin()->endpoint());
 }
@@ -137,7 +149,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       bhttp::request_parser<bhttp::empty_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
       stream->expires_after(options.read_timeout);
-      co_await bhttp::async_read(*stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      co_await bhttp::async_read(*stream, buffer, parser,
+                                 asio::redirect_error(asio::use_awaitable, ec));
       if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
           ec == beast::error::timeout) {
         break;
@@ -150,7 +163,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                                                                   : bhttp::status::bad_request;
         auto response = refusal(status, ec.message() + "\n");
         stream->expires_after(options.read_timeout);
-        co_await bhttp::async_write(*stream, response, asio::redirect_error(asio::use_awaitable, ec));
+        co_await bhttp::async_write(*stream, response,
+                                    asio::redirect_error(asio::use_awaitable, ec));
         break;
       }
       auto response = dispatch(parser.get());
@@ -197,7 +211,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 Server::Server(asio::any_io_executor executor, ServerOptions options)
     : m_impl(std::make_shared<Impl>(std::move(executor), std::move(options))) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
 void Server::route(std::string path, Route handler) {
   m_impl->routes.insert_or_assign(std::move(path), std::move(handler));
@@ -255,8 +271,12 @@ void Server::stop() {
   }
 }
 
-std::string Server::local_address() const { return m_impl->address; }
+std::string Server::local_address() const {
+  return m_impl->address;
+}
 
-std::size_t Server::open_connections() const { return m_impl->sessions.size(); }
+std::size_t Server::open_connections() const {
+  return m_impl->sessions.size();
+}
 
 } // namespace imagegc::http

@@ -3,8 +3,6 @@
 // Unix socket. Bounded: header size, no request bodies, read timeouts, a cap on connections.
 // Runs on the executor it is given; handlers run there too.
 
-#include "util/asio.hpp"
-
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -12,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "util/asio.hpp"
 #include "util/expected.hpp"
 
 namespace imagegc::http {

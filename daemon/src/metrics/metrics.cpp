@@ -36,63 +36,98 @@ struct Metrics::Impl {
   prometheus::Registry registry;
 
   prometheus::Family<prometheus::Gauge>& images =
-      BuildGauge().Name("imagegc_images").Help("Images by state and whether a container uses them").Register(registry);
-  prometheus::Gauge& layers_bytes = BuildGauge()
-                                        .Name("imagegc_layers_bytes")
-                                        .Help("Bytes of every distinct layer chain (the engine's LayersSize)")
-                                        .Register(registry)
-                                        .Add({});
+      BuildGauge()
+          .Name("imagegc_images")
+          .Help("Images by state and whether a container uses them")
+          .Register(registry);
+  prometheus::Gauge& layers_bytes =
+      BuildGauge()
+          .Name("imagegc_layers_bytes")
+          .Help("Bytes of every distinct layer chain (the engine's LayersSize)")
+          .Register(registry)
+          .Add({});
   prometheus::Family<prometheus::Gauge>& reclaimable =
       BuildGauge()
           .Name("imagegc_reclaimable_bytes")
-          .Help("Bytes a clean-up would free: dangling (docker image prune), unused (prune -a), policy (the current plan)")
+          .Help("Bytes a clean-up would free: dangling (docker image prune), unused (prune -a), "
+                "policy (the current plan)")
           .Register(registry);
   prometheus::Family<prometheus::Gauge>& rule_reclaimable =
-      BuildGauge().Name("imagegc_rule_reclaimable_bytes").Help("Bytes the current plan frees, by rule").Register(registry);
-  prometheus::Family<prometheus::Counter>& deleted =
-      BuildCounter().Name("imagegc_deleted_images_total").Help("Images deleted, by rule").Register(registry);
+      BuildGauge()
+          .Name("imagegc_rule_reclaimable_bytes")
+          .Help("Bytes the current plan frees, by rule")
+          .Register(registry);
+  prometheus::Family<prometheus::Counter>& deleted = BuildCounter()
+                                                         .Name("imagegc_deleted_images_total")
+                                                         .Help("Images deleted, by rule")
+                                                         .Register(registry);
   prometheus::Family<prometheus::Counter>& reclaimed =
-      BuildCounter().Name("imagegc_reclaimed_bytes_total").Help("Bytes freed by deletions, by rule").Register(registry);
+      BuildCounter()
+          .Name("imagegc_reclaimed_bytes_total")
+          .Help("Bytes freed by deletions, by rule")
+          .Register(registry);
   prometheus::Family<prometheus::Counter>& delete_failures =
       BuildCounter()
           .Name("imagegc_delete_failures_total")
-          .Help("Deletes that did not happen: conflict (the engine kept it), not_found, engine_error")
+          .Help(
+              "Deletes that did not happen: conflict (the engine kept it), not_found, engine_error")
           .Register(registry);
   prometheus::Family<prometheus::Counter>& runs =
-      BuildCounter().Name("imagegc_runs_total").Help("Garbage-collection passes, by trigger and result").Register(registry);
+      BuildCounter()
+          .Name("imagegc_runs_total")
+          .Help("Garbage-collection passes, by trigger and result")
+          .Register(registry);
   prometheus::Histogram& run_duration =
       BuildHistogram()
           .Name("imagegc_run_duration_seconds")
           .Help("Duration of garbage-collection passes")
           .Register(registry)
-          .Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900});
+          .Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60,
+                                                           300, 900});
   prometheus::Gauge& last_run = BuildGauge()
                                     .Name("imagegc_last_run_timestamp_seconds")
                                     .Help("When the last pass finished (unix time)")
                                     .Register(registry)
                                     .Add({});
-  prometheus::Gauge& engine_up =
-      BuildGauge().Name("imagegc_engine_up").Help("1 when subscribed to the engine's events and synced").Register(registry).Add({});
+  prometheus::Gauge& engine_up = BuildGauge()
+                                     .Name("imagegc_engine_up")
+                                     .Help("1 when subscribed to the engine's events and synced")
+                                     .Register(registry)
+                                     .Add({});
   prometheus::Counter& reconnects = BuildCounter()
                                         .Name("imagegc_engine_reconnects_total")
                                         .Help("Event-stream subscriptions after the first")
                                         .Register(registry)
                                         .Add({});
   prometheus::Family<prometheus::Counter>& events =
-      BuildCounter().Name("imagegc_engine_events_total").Help("Engine events applied, by type and action").Register(registry);
-  prometheus::Counter& corrections = BuildCounter()
-                                         .Name("imagegc_graph_resync_corrections_total")
-                                         .Help("Differences a re-list found that events had not shown")
-                                         .Register(registry)
-                                         .Add({});
+      BuildCounter()
+          .Name("imagegc_engine_events_total")
+          .Help("Engine events applied, by type and action")
+          .Register(registry);
+  prometheus::Counter& corrections =
+      BuildCounter()
+          .Name("imagegc_graph_resync_corrections_total")
+          .Help("Differences a re-list found that events had not shown")
+          .Register(registry)
+          .Add({});
   prometheus::Family<prometheus::Gauge>& disk =
-      BuildGauge().Name("imagegc_disk_bytes").Help("The engine's data-root filesystem: size and free bytes").Register(registry);
+      BuildGauge()
+          .Name("imagegc_disk_bytes")
+          .Help("The engine's data-root filesystem: size and free bytes")
+          .Register(registry);
   prometheus::Family<prometheus::Gauge>& build_cache =
-      BuildGauge().Name("imagegc_build_cache_bytes").Help("Build cache bytes, by whether a prune could free them").Register(registry);
-  prometheus::Family<prometheus::Counter>& reloads =
-      BuildCounter().Name("imagegc_policy_reloads_total").Help("Policy reloads, by result").Register(registry);
-  prometheus::Family<prometheus::Gauge>& build_info =
-      BuildGauge().Name("imagegc_build_info").Help("Always 1; the version is a label").Register(registry);
+      BuildGauge()
+          .Name("imagegc_build_cache_bytes")
+          .Help("Build cache bytes, by whether a prune could free them")
+          .Register(registry);
+  prometheus::Family<prometheus::Counter>& reloads = BuildCounter()
+                                                         .Name("imagegc_policy_reloads_total")
+                                                         .Help("Policy reloads, by result")
+                                                         .Register(registry);
+  prometheus::Family<prometheus::Gauge>& build_info = BuildGauge()
+                                                          .Name("imagegc_build_info")
+                                                          .Help("Always 1; the version is a label")
+                                                          .Register(registry);
 
   std::map<std::string, prometheus::Gauge*> rule_gauges;
 };
@@ -136,7 +171,8 @@ void Metrics::update_graph(const graph::ImageGraph& graph) {
        {graph::ImageState::tagged, graph::ImageState::dangling, graph::ImageState::intermediate}) {
     for (const bool in_use : {true, false}) {
       m_impl->images
-          .Add({{"state", std::string(graph::to_string(state))}, {"in_use", in_use ? "true" : "false"}})
+          .Add({{"state", std::string(graph::to_string(state))},
+                {"in_use", in_use ? "true" : "false"}})
           .Set(counts[{state, in_use}]);
     }
   }
