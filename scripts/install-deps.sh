@@ -10,6 +10,7 @@ packages=(
   libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   docker.io busybox-static curl
+  lintian dpkg-dev systemd man-db adduser
   prometheus
 )
 
