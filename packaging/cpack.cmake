@@ -1,7 +1,7 @@
 # The Debian package imagegc_<version>_<arch>.deb: `cpack -G DEB` in the build directory
 # (tests/packaging/package_test.sh builds, checks, installs and purges it).
 set(IMAGEGC_PACKAGE_MAINTAINER
-  "imagegc maintainers <maintainers@users.noreply.r-seed-2cda6188.example>")
+  "imagegc maintainers <maintainers@imagegc.example>")
 include(${CMAKE_CURRENT_LIST_DIR}/install.cmake)
 
 # Packaging needs the binary, not every test: without this, cpack's "preinstall" step builds

@@ -6,29 +6,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/report_text.hpp"
 #include "util/format.hpp"
 
 namespace imagegc::app {
 
 namespace {
-
-std::string short_id(std::string_view id) {
-  if (id.starts_with("sha256:")) {
-    id.remove_prefix(7);
-  }
-  return std::string(id.substr(0, 12));
-}
-
-std::string joined_tags(const graph::Image& image) {
-  if (image.tags.empty()) {
-    return "<none>";
-  }
-  std::string text;
-  for (const auto& tag : image.tags) {
-    text += (text.empty() ? "" : ", ") + tag;
-  }
-  return text;
-}
 
 std::int64_t layer_bytes(const std::vector<graph::Layer>& layers, std::size_t from = 0) {
   std::int64_t total = 0;
@@ -86,7 +69,7 @@ std::string render_table(const graph::ImageGraph& graph) {
                   util::human_bytes(layer_bytes(image->layers)).c_str(),
                   util::human_bytes(graph.unique_bytes(image->id)).c_str(),
                   util::iso8601_utc(image->created).c_str());
-    out << line << joined_tags(*image) << containers_note(graph, *image) << '\n';
+    out << line << tags_text(image->tags) << containers_note(graph, *image) << '\n';
   }
   out << '\n' << totals_text(graph);
   return out.str();
@@ -136,7 +119,7 @@ std::string render_tree(const graph::ImageGraph& graph) {
         const graph::Image& image = *graph.find_image(id);
         out << own_prefix << short_id(id) << "  " << graph::to_string(graph.state(id)) << "  +"
             << util::human_bytes(added_bytes(graph, image)) << " (unique "
-            << util::human_bytes(graph.unique_bytes(id)) << ")  " << joined_tags(image)
+            << util::human_bytes(graph.unique_bytes(id)) << ")  " << tags_text(image.tags)
             << containers_note(graph, image) << '\n';
         const auto children = graph.children(id);
         for (std::size_t i = 0; i < children.size(); ++i) {

@@ -4,31 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/report_text.hpp"
 #include "util/format.hpp"
 
 namespace imagegc::app {
-
-namespace {
-
-std::string short_id(std::string_view id) {
-  if (id.starts_with("sha256:")) {
-    id.remove_prefix(7);
-  }
-  return std::string(id.substr(0, 12));
-}
-
-std::string tags_text(const std::vector<std::string>& tags) {
-  if (tags.empty()) {
-    return "<none>";
-  }
-  std::string text;
-  for (const auto& tag : tags) {
-    text += (text.empty() ? "" : ", ") + tag;
-  }
-  return text;
-}
-
-} // namespace
 
 std::string render_plan_table(const policy::Plan& plan) {
   std::ostringstream out;

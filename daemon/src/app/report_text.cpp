@@ -1,0 +1,23 @@
+#include "app/report_text.hpp"
+
+namespace imagegc::app {
+
+std::string short_id(std::string_view id) {
+  if (id.starts_with("sha256:")) {
+    id.remove_prefix(7);
+  }
+  return std::string(id.substr(0, 12));
+}
+
+std::string tags_text(const std::vector<std::string>& tags) {
+  if (tags.empty()) {
+    return "<none>";
+  }
+  std::string text;
+  for (const auto& tag : tags) {
+    text += (text.empty() ? "" : ", ") + tag;
+  }
+  return text;
+}
+
+} // namespace imagegc::app
