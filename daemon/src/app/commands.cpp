@@ -1,5 +1,6 @@
 #include "app/commands.hpp"
 
+#include <filesystem>
 #include <iostream>
 
 #include <boost/asio/co_spawn.hpp>
@@ -101,8 +102,11 @@ int plan_command(const GlobalOptions& global, const std::string& config_path,
     return 2;
   }
   return with_snapshot(global, [&](const Snapshot& snapshot) {
+    // A plan changes nothing on disk: without the daemon's database, no last-used times.
     gc::StateStoreOpenReport report;
-    const auto state = gc::StateStore::open(state_dir, report);
+    const bool have_state = std::filesystem::exists(std::filesystem::path(state_dir) / "state.db");
+    const auto state =
+        have_state ? gc::StateStore::open(state_dir, report) : gc::StateStore::in_memory();
     const gc::PassInput input{*policy, snapshot.graph,
                               [&](std::string_view id) { return state->last_used(id); },
                               snapshot.info.docker_root_dir};
