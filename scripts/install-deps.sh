@@ -9,7 +9,7 @@ packages=(
   libyaml-cpp-dev prometheus-cpp-dev libre2-dev libsystemd-dev
   libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  docker.io busybox-static curl
+  docker.io podman busybox-static curl
   lintian dpkg-dev systemd man-db adduser
   prometheus
 )
