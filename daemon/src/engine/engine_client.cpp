@@ -105,6 +105,7 @@ asio::awaitable<Result<ApiVersion>> EngineClient::negotiate() {
                                          k_min_api_version.to_string() + " or newer"});
   }
   m_api_version = std::min(*theirs, k_max_api_version);
+  m_podman = !response->header("libpod-api-version").empty();
   co_return m_api_version;
 }
 

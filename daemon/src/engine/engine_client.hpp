@@ -41,6 +41,8 @@ public:
   // older than k_min_api_version.
   boost::asio::awaitable<Result<ApiVersion>> negotiate();
   [[nodiscard]] ApiVersion api_version() const { return m_api_version; }
+  // Whether the engine is Podman's compatible service (its /_ping sends Libpod-Api-Version).
+  [[nodiscard]] bool is_podman() const { return m_podman; }
   [[nodiscard]] const Endpoint& endpoint() const { return m_connection.endpoint(); }
   [[nodiscard]] std::size_t connections_opened() const { return m_connection.connections_opened(); }
 
@@ -60,6 +62,7 @@ public:
                                                              bool prune_parents = true);
   boost::asio::awaitable<Result<DiskUsage>> disk_usage();
   // Space options the negotiated API does not have (1.48+) are dropped, and listed in `dropped`.
+  // An engine without the endpoint (Podman) answers 404: an ErrorKind::http_status error.
   boost::asio::awaitable<Result<BuildPruneResponse>>
   prune_build_cache(const BuildPruneOptions& options, std::vector<std::string>& dropped);
 
@@ -68,6 +71,7 @@ private:
 
   HttpConnection m_connection;
   ApiVersion m_api_version = k_min_api_version;
+  bool m_podman = false;
 };
 
 } // namespace imagegc::engine

@@ -258,6 +258,15 @@ std::vector<std::string> without(std::vector<std::string> values, std::string_vi
   return values;
 }
 
+// RepoTags or RepoDigests as Docker reports them: placeholders dropped, Podman's fully qualified
+// Docker Hub names in their familiar form.
+std::vector<std::string> references(std::vector<std::string> values, std::string_view placeholder) {
+  values = without(std::move(values), placeholder);
+  std::transform(values.begin(), values.end(), values.begin(),
+                 [](const std::string& value) { return familiar_reference(value); });
+  return values;
+}
+
 // Reads the fields of one JSON object, recording problems in a shared Status under the
 // object's path ("[3].RootFS.Layers").
 class ObjectReader {
@@ -524,8 +533,8 @@ ImageSummary read_image_summary(ObjectReader& fields) {
   ImageSummary image;
   image.id = normalize_image_id(fields.required_string("Id"));
   image.parent_id = normalize_image_id(fields.string("ParentId"));
-  image.repo_tags = without(fields.strings("RepoTags"), k_untagged_placeholder);
-  image.repo_digests = without(fields.strings("RepoDigests"), k_undigested_placeholder);
+  image.repo_tags = references(fields.strings("RepoTags"), k_untagged_placeholder);
+  image.repo_digests = references(fields.strings("RepoDigests"), k_undigested_placeholder);
   image.created = fields.int64("Created");
   image.size = fields.int64("Size");
   image.shared_size = fields.int64("SharedSize", -1);
@@ -554,8 +563,8 @@ Result<ImageDetails> parse_image_details(std::string_view body) {
     image.id = normalize_image_id(fields->required_string("Id"));
     // "Parent" is omitted from API 1.52 and "" for images without one.
     image.parent = normalize_image_id(fields->string("Parent"));
-    image.repo_tags = without(fields->strings("RepoTags"), k_untagged_placeholder);
-    image.repo_digests = without(fields->strings("RepoDigests"), k_undigested_placeholder);
+    image.repo_tags = references(fields->strings("RepoTags"), k_untagged_placeholder);
+    image.repo_digests = references(fields->strings("RepoDigests"), k_undigested_placeholder);
     image.created = fields->time("Created").value_or(0);
     image.size = fields->int64("Size");
     if (auto root_fs = fields->object("RootFS")) {
@@ -676,8 +685,15 @@ Result<Event> parse_event(std::string_view line) {
       }
     }
     // Podman names images by bare hex; the graph keys them by "sha256:<hex>". Container IDs
-    // are also 64 hex digits, so only image events are touched.
+    // are also 64 hex digits, so only image events are touched. Podman's build and pull events
+    // leave Actor.ID empty and name the image (its ID, or the reference pulled) in
+    // Attributes.name.
     if (event.type == "image") {
+      if (event.actor_id.empty()) {
+        if (const auto name = event.attributes.find("name"); name != event.attributes.end()) {
+          event.actor_id = name->second;
+        }
+      }
       event.actor_id = normalize_image_id(event.actor_id);
     }
   }
@@ -692,7 +708,7 @@ Result<DeleteResponse> parse_delete_response(std::string_view body) {
   DeleteResponse response;
   each_root_object(body, status, [&](ObjectReader& fields) {
     if (fields.has("Untagged")) {
-      response.untagged.push_back(fields.string("Untagged"));
+      response.untagged.push_back(familiar_reference(fields.string("Untagged")));
     }
     if (fields.has("Deleted")) {
       response.deleted.push_back(normalize_image_id(fields.string("Deleted")));
@@ -854,6 +870,23 @@ std::optional<ApiVersion> parse_api_version(std::string_view text) {
     return std::nullopt;
   }
   return ApiVersion{*major, *minor};
+}
+
+std::string familiar_reference(std::string_view reference) {
+  constexpr std::string_view k_docker_hub = "docker.io/";
+  constexpr std::string_view k_official = "library/";
+  if (!reference.starts_with(k_docker_hub)) {
+    return std::string(reference);
+  }
+  std::string_view familiar = reference.substr(k_docker_hub.size());
+  if (familiar.starts_with(k_official)) {
+    const std::string_view name = familiar.substr(k_official.size());
+    // Only a one-segment repository is an official image: "library/a/b" stays as it is.
+    if (name.substr(0, name.find_first_of(":@")).find('/') == std::string_view::npos) {
+      familiar = name;
+    }
+  }
+  return std::string(familiar);
 }
 
 std::string normalize_image_id(std::string_view id) {

@@ -36,6 +36,12 @@ std::optional<ApiVersion> parse_api_version(std::string_view text);
 // a 64-hex-digit input, and the input unchanged otherwise.
 std::string normalize_image_id(std::string_view id);
 
+// A reference in the familiar form Docker reports: "docker.io/library/x:1" → "x:1",
+// "docker.io/team/x@sha256:…" → "team/x@sha256:…". Podman reports Docker Hub names fully
+// qualified; names on any other registry, and Podman's "localhost/" names, are returned as they
+// are. Docker's API resolves the familiar form back to the same image, and so does Podman's.
+std::string familiar_reference(std::string_view reference);
+
 // RFC 3339 / RFC 3339 nano ("2024-05-01T10:11:12.123456789Z", "+02:00" offsets) → unix
 // seconds. Go's zero time ("0001-01-01T00:00:00Z") → nullopt.
 std::optional<std::int64_t> parse_rfc3339(std::string_view text);

@@ -107,7 +107,7 @@ std::vector<bool> choose_layer_entries(const std::vector<Likelihood>& likelihood
 
 LayerSizes layer_sizes_from_history(const std::vector<std::string>& diff_ids,
                                     const std::vector<HistoryEntry>& history_newest_first,
-                                    std::int64_t total_size) {
+                                    std::int64_t total_size, ImageSizeMeaning meaning) {
   const std::vector<HistoryEntry> history(history_newest_first.rbegin(),
                                           history_newest_first.rend());
   LayerSizes result;
@@ -131,7 +131,7 @@ LayerSizes layer_sizes_from_history(const std::vector<std::string>& diff_ids,
 
   const std::int64_t sum =
       std::accumulate(result.sizes.begin(), result.sizes.end(), std::int64_t{0});
-  result.consistent = sum == total_size;
+  result.consistent = meaning == ImageSizeMeaning::layers ? sum == total_size : sum <= total_size;
   return result;
 }
 

@@ -17,8 +17,14 @@ struct LayerSizes {
   bool consistent = true; // false when the sizes do not add up to total_size
 };
 
+// What an engine's image Size counts. Docker's is the sum of the image's layers. Podman's adds
+// the image's own metadata (its config and manifest, about a kilobyte), which no layer holds, so
+// there the layers can only be checked not to exceed it.
+enum class ImageSizeMeaning { layers, layers_and_metadata };
+
 LayerSizes layer_sizes_from_history(const std::vector<std::string>& diff_ids,
                                     const std::vector<HistoryEntry>& history_newest_first,
-                                    std::int64_t total_size);
+                                    std::int64_t total_size,
+                                    ImageSizeMeaning meaning = ImageSizeMeaning::layers);
 
 } // namespace imagegc::engine

@@ -56,7 +56,10 @@ read_image(engine::EngineClient& client, std::string_view name, const graph::Ima
   if (!history->has_value()) {
     co_return std::optional<graph::Image>{}; // deleted between the two calls
   }
-  const auto sizes = engine::layer_sizes_from_history(image.diff_ids, **history, image.size);
+  const auto sizes = engine::layer_sizes_from_history(
+      image.diff_ids, **history, image.size,
+      client.is_podman() ? engine::ImageSizeMeaning::layers_and_metadata
+                         : engine::ImageSizeMeaning::layers);
   if (!sizes.consistent) {
     spdlog::warn("image {}: layer sizes from its history do not add up to its size {}; "
                  "reclaimable figures for it may be off",

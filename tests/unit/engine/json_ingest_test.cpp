@@ -302,13 +302,16 @@ TEST(ImageList, api_1_51_reads_container_counts_and_ignores_manifests) {
   EXPECT_EQ((*images)[1].containers, 0);
 }
 
-TEST(ImageList, podman_bare_hex_ids_are_normalized_and_qualified_tags_kept) {
+TEST(ImageList, podman_bare_hex_ids_are_normalized_and_docker_hub_tags_made_familiar) {
   const auto images = parse_image_list(k_image_list_podman);
   ASSERT_TRUE(images.has_value()) << images.error().message;
   ASSERT_EQ(images->size(), 2U);
   EXPECT_EQ((*images)[0].id,
             "sha256:a416a98b71e224a31ee99cff8e16063554498227d2b696152a9c3e0aa65e5824");
-  EXPECT_THAT((*images)[0].repo_tags, ElementsAre("docker.io/library/busybox:latest"));
+  EXPECT_THAT((*images)[0].repo_tags, ElementsAre("busybox:latest"));
+  EXPECT_THAT((*images)[0].repo_digests,
+              ElementsAre("busybox@sha256:9ae97d36d26566ff84e8893c64a6dc4fe8ca6d1144bf5b87b2b85a32d"
+                          "ef253c7"));
   EXPECT_EQ((*images)[0].shared_size, 0);
   EXPECT_EQ((*images)[1].parent_id,
             "sha256:a416a98b71e224a31ee99cff8e16063554498227d2b696152a9c3e0aa65e5824");
@@ -414,10 +417,10 @@ TEST(ImageDetails, api_1_52_without_parent) {
                                            "0e481f5c9a9491eba0"));
 }
 
-TEST(ImageDetails, podman_qualified_tags_and_no_labels) {
+TEST(ImageDetails, podman_familiar_tags_and_no_labels) {
   const auto image = parse_image_details(k_image_inspect_podman);
   ASSERT_TRUE(image.has_value()) << image.error().message;
-  EXPECT_THAT(image->repo_tags, ElementsAre("docker.io/library/busybox:latest"));
+  EXPECT_THAT(image->repo_tags, ElementsAre("busybox:latest"));
   EXPECT_THAT(image->labels, IsEmpty());
   EXPECT_EQ(image->last_tag_time, std::nullopt);
   EXPECT_EQ(image->size, 4495365);
