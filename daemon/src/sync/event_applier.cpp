@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <vector>
 
 #include "engine/json_ingest.hpp"
 #include "sync/image_reader.hpp"
@@ -49,8 +50,23 @@ EventEffect effect_of(const engine::Event& event) {
   return {};
 }
 
+namespace {
+
+// Inspect no longer says the parent from API 1.52: keep the one the graph had from a listing.
+void keep_known_parent(const engine::EngineClient& client, const graph::ImageGraph& graph,
+                       graph::Image& image) {
+  if (image.parent.empty() && client.api_version() >= engine::ApiVersion{1, 52}) {
+    if (const graph::Image* previous = graph.find_image(image.id)) {
+      image.parent = previous->parent;
+    }
+  }
+}
+
+} // namespace
+
 asio::awaitable<engine::Result<void>>
 refresh_image(engine::EngineClient& client, graph::ImageGraph& graph, std::string_view name) {
+  std::vector<std::string> lost_a_tag;
   std::string next(name);
   for (int walked = 0; !next.empty() && walked < k_max_parent_walk; ++walked) {
     auto image = co_await read_image(client, next, graph);
@@ -62,15 +78,33 @@ refresh_image(engine::EngineClient& client, graph::ImageGraph& graph, std::strin
       co_return engine::Result<void>{};
     }
     graph::Image& found = **image;
-    if (found.parent.empty() && client.api_version() >= engine::ApiVersion{1, 52}) {
-      // Inspect no longer says the parent from 1.52: keep the one the graph had from a listing.
-      if (const graph::Image* previous = graph.find_image(found.id)) {
-        found.parent = previous->parent;
+    keep_known_parent(client, graph, found);
+    for (const std::string& tag : found.tags) {
+      const graph::Image* owner = graph.find_by_reference(tag);
+      if (owner != nullptr && owner->id != found.id) {
+        lost_a_tag.push_back(owner->id);
       }
     }
     const std::string parent = found.parent;
     graph.upsert_image(std::move(found));
     next = (!parent.empty() && graph.find_image(parent) == nullptr) ? parent : std::string{};
+  }
+  // A tag that a build or pull moved sends no event about the image it left, and more than the
+  // tag may have changed there: Podman lists a digest reference only for a repository the image
+  // still has a tag in. Re-read those images rather than guess.
+  std::sort(lost_a_tag.begin(), lost_a_tag.end());
+  lost_a_tag.erase(std::unique(lost_a_tag.begin(), lost_a_tag.end()), lost_a_tag.end());
+  for (const std::string& id : lost_a_tag) {
+    auto image = co_await read_image(client, id, graph);
+    if (!image) {
+      co_return util::unexpected(std::move(image).error());
+    }
+    if (!image->has_value()) {
+      graph.remove_image(id);
+      continue;
+    }
+    keep_known_parent(client, graph, **image);
+    graph.upsert_image(std::move(**image));
   }
   co_return engine::Result<void>{};
 }

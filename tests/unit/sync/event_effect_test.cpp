@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "engine/json_ingest.hpp"
 #include "sync/event_applier.hpp"
 
 namespace imagegc::sync {
@@ -34,6 +35,17 @@ TEST(EventEffect, pull_names_a_reference_which_is_re_read_by_name) {
 TEST(EventEffect, podman_bare_hex_ids_are_normalised) {
   EXPECT_EQ(effect_of(event("image", "remove", k_hex)),
             (EventEffect{EventEffect::Kind::refresh_image, "sha256:" + k_hex}));
+}
+
+TEST(EventEffect, podman_build_re_reads_the_image_its_attributes_name) {
+  // Recorded from Podman 4.3.1: Actor.ID is empty, Attributes.name is the image's bare ID.
+  const auto build = engine::parse_event(
+      R"({"status":"build","Type":"image","Action":"build","Actor":{"ID":"","Attributes":{"containerExitCode":"0","image":"","name":"b61afd130832e64859eb9555cb670ddb7f2475ccc18b177b534fd67f50061d22","podId":""}},"scope":"local","time":1795998489,"timeNano":1795998489497406515})");
+  ASSERT_TRUE(build.has_value()) << build.error().message;
+  EXPECT_EQ(
+      effect_of(*build),
+      (EventEffect{EventEffect::Kind::refresh_image,
+                   "sha256:b61afd130832e64859eb9555cb670ddb7f2475ccc18b177b534fd67f50061d22"}));
 }
 
 TEST(EventEffect, push_save_and_prune_change_nothing) {
