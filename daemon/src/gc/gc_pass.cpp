@@ -13,6 +13,8 @@ namespace asio = boost::asio;
 
 namespace {
 
+constexpr int k_http_not_found = 404;
+
 std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -66,7 +68,11 @@ asio::awaitable<PassReport> run_pass(engine::EngineClient& client, const PassInp
             fmt::format("build_cache: {} need API 1.48; the engine speaks {}: left out",
                         fmt::join(dropped, ", "), client.api_version().to_string()));
       }
-      if (pruned) {
+      if (!pruned && pruned.error().kind == engine::ErrorKind::http_status &&
+          pruned.error().http_status == k_http_not_found) {
+        report.warnings.push_back("build-cache pruning is not available on this engine (it has "
+                                  "no POST /build/prune): build_cache is not applied");
+      } else if (pruned) {
         spdlog::info("build cache: {} entries pruned, {} bytes reclaimed",
                      pruned->caches_deleted.size(), pruned->space_reclaimed);
         report.build_cache = std::move(*pruned);
