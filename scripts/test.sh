@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up and runs every test: installs the packages, builds, starts a private
-# Docker engine (never the system one), runs unit and integration tests, stops the engine.
+# Docker engine and a private Podman service (never the system ones), runs unit and
+# integration tests, stops them.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${IMAGEGC_BUILD_DIR:-$root/build}
@@ -9,16 +10,22 @@ build_dir=${IMAGEGC_BUILD_DIR:-$root/build}
 IMAGEGC_WERROR=${IMAGEGC_WERROR:-ON} "$root/scripts/build.sh"
 
 engine_dir=$(mktemp -d /tmp/imagegc-test-engine.XXXXXX)
+podman_dir=$(mktemp -d /tmp/imagegc-test-podman.XXXXXX)
 cleanup() {
   "$root/scripts/private-engine.sh" stop "$engine_dir" || true
+  "$root/scripts/private-podman.sh" stop "$podman_dir" || true
   # The engine's data root holds overlay mounts and root-owned files: remove only once stopped.
-  rm -rf "$engine_dir" 2>/dev/null || true
+  rm -rf "$engine_dir" "$podman_dir" 2>/dev/null || true
 }
 trap cleanup EXIT
 
 export IMAGEGC_TEST_DOCKER_HOST
 IMAGEGC_TEST_DOCKER_HOST=$("$root/scripts/private-engine.sh" start "$engine_dir")
 export IMAGEGC_TEST_DOCKER_CLI=${IMAGEGC_DOCKER_CLI:-/usr/bin/docker}
+# A private Podman service beside it, for the same scenarios on Podman's compatible API.
+export IMAGEGC_TEST_PODMAN_HOST
+IMAGEGC_TEST_PODMAN_HOST=$("$root/scripts/private-podman.sh" start "$podman_dir")
+export IMAGEGC_TEST_PODMAN_CLI=$podman_dir/podman
 # Integration tests fail, never skip, when the engine they need is missing.
 export IMAGEGC_REQUIRE_ENGINE=1
 

@@ -10,8 +10,10 @@
 #include <stdexcept>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
+#include "engine/json_ingest.hpp"
 #include "sync/graph_loader.hpp"
 
 namespace imagegc::test {
@@ -43,14 +45,24 @@ std::optional<std::string> EngineHarness::configured_host() {
   return std::string(host);
 }
 
+std::optional<std::string> EngineHarness::configured_podman_host() {
+  const char* host = std::getenv("IMAGEGC_TEST_PODMAN_HOST");
+  if (host == nullptr || *host == '\0') {
+    return std::nullopt;
+  }
+  return std::string(host);
+}
+
 bool EngineHarness::engine_required() {
   const char* required = std::getenv("IMAGEGC_REQUIRE_ENGINE");
   return required != nullptr && std::string_view(required) == "1";
 }
 
-EngineHarness::EngineHarness(std::string host) : m_host(std::move(host)) {
-  const char* cli = std::getenv("IMAGEGC_TEST_DOCKER_CLI");
-  m_cli = (cli != nullptr && *cli != '\0') ? cli : "/usr/bin/docker";
+EngineHarness::EngineHarness(std::string host, EngineKind kind)
+    : m_host(std::move(host)), m_kind(kind) {
+  const bool podman = kind == EngineKind::podman;
+  const char* cli = std::getenv(podman ? "IMAGEGC_TEST_PODMAN_CLI" : "IMAGEGC_TEST_DOCKER_CLI");
+  m_cli = (cli != nullptr && *cli != '\0') ? cli : (podman ? "podman" : "/usr/bin/docker");
 }
 
 engine::Endpoint EngineHarness::endpoint() const {
@@ -61,27 +73,42 @@ engine::Endpoint EngineHarness::endpoint() const {
   return *parsed;
 }
 
-CommandResult EngineHarness::try_docker(const std::string& arguments,
-                                        const std::string& environment) {
+CommandResult EngineHarness::try_cli(const std::string& arguments, const std::string& environment) {
+  // The Podman CLI reaches its storage directly (IMAGEGC_TEST_PODMAN_CLI names the same root as
+  // the service's), not through DOCKER_HOST.
   return run_command("env DOCKER_HOST='" + m_host + "' " + environment + " " + m_cli + " " +
                      arguments);
 }
 
-std::string EngineHarness::docker(const std::string& arguments, const std::string& environment) {
-  auto result = try_docker(arguments, environment);
+std::string EngineHarness::cli(const std::string& arguments, const std::string& environment) {
+  auto result = try_cli(arguments, environment);
   if (result.exit_code != 0) {
-    ADD_FAILURE() << "docker " << arguments << " exited " << result.exit_code << ":\n"
+    ADD_FAILURE() << m_cli << " " << arguments << " exited " << result.exit_code << ":\n"
                   << result.output;
   }
   return result.output;
 }
 
+CommandResult EngineHarness::try_docker(const std::string& arguments,
+                                        const std::string& environment) {
+  return try_cli(arguments, environment);
+}
+
+std::string EngineHarness::docker(const std::string& arguments, const std::string& environment) {
+  return cli(arguments, environment);
+}
+
 void EngineHarness::reset() {
-  const auto containers = try_docker("ps -aq").output;
+  const bool podman = m_kind == EngineKind::podman;
+  // Podman imports the base image under the name a pull would give it.
+  const std::string base = podman ? "docker.io/library/busybox:latest" : "busybox:latest";
+  const auto containers = try_cli("ps -aq").output;
   if (containers.find_first_not_of(" \n") != std::string::npos) {
     std::string ids = containers;
     std::replace(ids.begin(), ids.end(), '\n', ' ');
-    docker("rm -f " + ids);
+    // Podman stops a running container with SIGTERM and a 10 s grace first; busybox's sleep
+    // as PID 1 ignores it.
+    cli((podman ? "rm -f -t 0 " : "rm -f ") + ids);
   }
   // Delete references first, then whatever images are left, children before parents (the
   // engine refuses a parent while a child exists; repeating the pass reaches the roots).
@@ -93,7 +120,7 @@ void EngineHarness::reset() {
     std::string reference;
     bool any = false;
     while (lines >> id >> reference) {
-      if (reference == "busybox:latest") {
+      if (reference == base) {
         continue;
       }
       any = true;
@@ -107,11 +134,13 @@ void EngineHarness::reset() {
       break;
     }
   }
-  try_docker("builder prune -af");
+  if (!podman) {
+    try_docker("builder prune -af"); // Podman keeps no build cache but its images
+  }
   // A test's `prune -a` takes the base image too: bring it back without any registry.
-  const auto imported =
-      run_command("env IMAGEGC_DOCKER_CLI='" + m_cli +
-                  "' " IMAGEGC_SOURCE_DIR "/scripts/import-busybox.sh '" + m_host + "'");
+  const auto imported = run_command("env IMAGEGC_DOCKER_CLI='" + m_cli +
+                                    "' " IMAGEGC_SOURCE_DIR "/scripts/import-busybox.sh '" +
+                                    m_host + "' '" + base + "'");
   if (imported.exit_code != 0) {
     ADD_FAILURE() << "cannot import busybox:latest: " << imported.output;
   }
@@ -128,15 +157,16 @@ std::string EngineHarness::build(const std::string& dockerfile, const std::strin
   if (!tag.empty()) {
     arguments += "-t " + tag + " ";
   }
-  auto output = docker(arguments + context.string(),
-                       std::string("DOCKER_BUILDKIT=") + (buildkit ? "1" : "0"));
+  auto output =
+      cli(arguments + context.string(), std::string("DOCKER_BUILDKIT=") + (buildkit ? "1" : "0"));
   std::filesystem::remove_all(context);
   // -q prints the image ID last.
   while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) {
     output.pop_back();
   }
   const auto start = output.find_last_of('\n');
-  return start == std::string::npos ? output : output.substr(start + 1);
+  // Podman prints the bare hex ID.
+  return engine::normalize_image_id(start == std::string::npos ? output : output.substr(start + 1));
 }
 
 graph::ImageGraph EngineHarness::load_graph() {
@@ -182,6 +212,35 @@ std::vector<std::string> EngineHarness::engine_dangling_ids() {
         }
         co_return sorted_ids(*images);
       });
+}
+
+std::vector<std::string> EngineHarness::cli_image_ids() {
+  std::istringstream lines(cli("image ls -a --no-trunc --format '{{.ID}}'"));
+  std::vector<std::string> ids;
+  for (std::string id; lines >> id;) {
+    ids.push_back(engine::normalize_image_id(id));
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
+}
+
+std::int64_t EngineHarness::podman_layer_store_bytes() {
+  std::istringstream store(cli("info --format '{{.Store.GraphRoot}} {{.Store.GraphDriverName}}'"));
+  std::string root;
+  std::string driver;
+  store >> root >> driver;
+  const auto path = std::filesystem::path(root) / (driver + "-layers") / "layers.json";
+  std::ifstream file(path);
+  if (!file) {
+    throw std::runtime_error("cannot read " + path.string());
+  }
+  // Container layers have no diff-size; image layers record their uncompressed tar size.
+  std::int64_t bytes = 0;
+  for (const auto& layer : nlohmann::json::parse(file)) {
+    bytes += layer.value("diff-size", std::int64_t{0});
+  }
+  return bytes;
 }
 
 std::vector<std::string> EngineHarness::engine_image_ids() {

@@ -1,6 +1,6 @@
 #pragma once
-// Drives the private engine that scripts/test.sh starts: the docker CLI for changes (as a person
-// would make them) and imagegc's own client for reading, synchronously.
+// Drives the private engines that scripts/test.sh starts: the engine's CLI (docker, or podman)
+// for changes, as a person would make them, and imagegc's own client for reading, synchronously.
 
 #include <cstdint>
 #include <functional>
@@ -27,27 +27,39 @@ struct CommandResult {
 // Runs a shell command line and captures its output.
 CommandResult run_command(const std::string& command_line);
 
+enum class EngineKind { docker, podman };
+
 class EngineHarness {
 public:
   // The engine's address from IMAGEGC_TEST_DOCKER_HOST, or nullopt when none was given.
   static std::optional<std::string> configured_host();
+  // The Podman service's address from IMAGEGC_TEST_PODMAN_HOST, or nullopt.
+  static std::optional<std::string> configured_podman_host();
   // Whether a missing engine must fail the tests (IMAGEGC_REQUIRE_ENGINE=1, as in CI).
   static bool engine_required();
 
-  explicit EngineHarness(std::string host);
+  // The CLI is IMAGEGC_TEST_DOCKER_CLI (default /usr/bin/docker) for Docker, and
+  // IMAGEGC_TEST_PODMAN_CLI (default podman) for Podman.
+  explicit EngineHarness(std::string host, EngineKind kind = EngineKind::docker);
 
   [[nodiscard]] const std::string& host() const { return m_host; }
+  [[nodiscard]] EngineKind kind() const { return m_kind; }
   [[nodiscard]] engine::Endpoint endpoint() const;
 
-  // `docker <arguments>` against the private engine; fails the test on a non-zero exit.
-  std::string docker(const std::string& arguments, const std::string& environment = {});
+  // `<cli> <arguments>` against the private engine; fails the test on a non-zero exit.
+  std::string cli(const std::string& arguments, const std::string& environment = {});
   // Same, but returns the result instead of failing.
+  CommandResult try_cli(const std::string& arguments, const std::string& environment = {});
+  // The same as cli() and try_cli(), under the names the Docker tests use.
+  std::string docker(const std::string& arguments, const std::string& environment = {});
   CommandResult try_docker(const std::string& arguments, const std::string& environment = {});
 
   // Every container and image removed but busybox:latest, and the build cache emptied.
   void reset();
 
-  // Builds `dockerfile` (its text) and returns the image ID. `tag` may be empty.
+  // Builds `dockerfile` (its text) and returns the image ID ("sha256:…"). `tag` may be empty.
+  // `buildkit` picks Docker's builder; Podman has one (Buildah, which keeps a parent image per
+  // step).
   std::string build(const std::string& dockerfile, const std::string& tag, bool buildkit);
 
   // Calls imagegc's client synchronously on a private io_context.
@@ -76,9 +88,16 @@ public:
   std::vector<std::string> engine_dangling_ids();
   // IDs of `docker image ls -a`, sorted.
   std::vector<std::string> engine_image_ids();
+  // IDs the CLI lists (`image ls -a`), sorted and unique, as "sha256:…".
+  std::vector<std::string> cli_image_ids();
+  // Podman: the bytes of every image layer in its containers-storage (the diff sizes its
+  // layers.json records), the figure Docker gives as /system/df LayersSize, which Podman
+  // leaves 0.
+  std::int64_t podman_layer_store_bytes();
 
 private:
   std::string m_host;
+  EngineKind m_kind = EngineKind::docker;
   std::string m_cli;
 };
 
