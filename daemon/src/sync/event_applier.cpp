@@ -75,7 +75,7 @@ refresh_image(engine::EngineClient& client, graph::ImageGraph& graph, std::strin
     }
     if (!image->has_value()) {
       graph.remove_image(next);
-      co_return engine::Result<void>{};
+      break;
     }
     graph::Image& found = **image;
     keep_known_parent(client, graph, found);
