@@ -112,7 +112,9 @@ stop() {
   pid=$(cat "$dir/podman.pid")
   # Containers run under conmon, not under the service: stop them as dockerd would on its way
   # down, so that nothing is left running and no overlay stays mounted.
-  [[ -x $dir/podman ]] && "$dir/podman" stop --all --time 0 >/dev/null 2>&1 || true
+  if [[ -x $dir/podman ]]; then
+    "$dir/podman" stop --all --time 0 >/dev/null 2>&1 || true
+  fi
   if kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid"
     for _ in $(seq 1 150); do
