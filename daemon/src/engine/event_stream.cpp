@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdio>
+#include <limits>
 #include <string>
 
 #include <boost/asio/redirect_error.hpp>
@@ -77,7 +78,9 @@ asio::awaitable<Result<void>> EventStream::run(const EventSubscription& subscrip
 
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
-  parser.body_limit(boost::none); // the stream never ends on its own
+  // The stream never ends on its own. Not boost::none: Beast 1.74 then refuses any answer with a
+  // Content-Length (an error body) as over the limit, and the engine's message is lost.
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   co_await http::async_read_header(stream, buffer, parser,
                                    asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {

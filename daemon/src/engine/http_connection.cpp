@@ -75,8 +75,17 @@ struct HttpConnection::Impl {
 
     http::response_parser<http::string_body> parser;
     parser.body_limit(limits.max_body_bytes);
-    co_await http::async_read(stream, buffer, parser,
-                              asio::redirect_error(asio::use_awaitable, ec));
+    // The header first: Beast 1.74's async_read does not hold a Content-Length body to
+    // body_limit, and would read (and hold) whatever length the engine announces.
+    co_await http::async_read_header(stream, buffer, parser,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec && parser.content_length() && *parser.content_length() > limits.max_body_bytes) {
+      ec = http::error::body_limit;
+    }
+    if (!ec && !parser.is_done()) {
+      co_await http::async_read(stream, buffer, parser,
+                                asio::redirect_error(asio::use_awaitable, ec));
+    }
     if (ec) {
       drop();
       if (ec == http::error::body_limit) {
