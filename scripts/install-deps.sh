@@ -11,7 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   docker.io podman busybox-static curl
   lintian dpkg-dev systemd man-db adduser
-  prometheus
+  prometheus python3
 )
 
 missing=()
