@@ -154,7 +154,11 @@ struct GraphTracker::Impl {
     };
     sink.on_oversized_line = [this](std::size_t bytes) {
       ++stats.oversized_lines;
-      spdlog::warn("discarded an events-stream line of {} bytes (over the limit)", bytes);
+      spdlog::warn("discarded an events-stream line of {} bytes (over the limit); re-listing",
+                   bytes);
+      // Whatever events the line swallowed are lost: only a re-list can show what they changed.
+      need_sync = true;
+      wake();
     };
     const engine::EventSubscription subscription{*version, replay.resume_from()};
     asio::co_spawn(
@@ -201,7 +205,8 @@ struct GraphTracker::Impl {
     queue.clear();
     need_sync = false;
     ready = false;
-    if (!stream_result && !stopping) {
+    // A stream cancelled here (stopping, or a failed re-list already recorded) is no news.
+    if (!stream_result && !stopping && healthy) {
       record_error("events stream lost", stream_result.error());
     }
     co_return synced;
