@@ -249,6 +249,7 @@ struct FakeEngine::Impl {
   std::unordered_map<std::string, std::set<std::string>> children; // ID → child IDs
   std::map<std::string, FakeContainer> containers;                 // by ID
   std::optional<std::string> image_list_cache;
+  mutable std::optional<std::unordered_map<std::string, std::int64_t>> container_count_cache;
 
   FaultPlan faults;
   std::set<std::shared_ptr<Connection>> connections;
@@ -272,7 +273,10 @@ struct FakeEngine::Impl {
 
   // ---- state ---------------------------------------------------------------------------------
 
-  void changed() { image_list_cache.reset(); }
+  void changed() {
+    image_list_cache.reset();
+    container_count_cache.reset();
+  }
 
   std::string normalize_reference(const std::string& name) const {
     if (is_digest_reference(name)) {
@@ -588,13 +592,21 @@ struct FakeEngine::Impl {
       summary["VirtualSize"] = size;
     }
     if (api >= engine::ApiVersion{1, 51}) {
-      std::int64_t users = 0;
-      for (const auto& [id, container] : containers) {
-        users += container.image_id == image.id ? 1 : 0;
-      }
-      summary["Containers"] = users;
+      const auto users = container_counts().find(image.id);
+      summary["Containers"] = users == container_counts().end() ? 0 : users->second;
     }
     return summary;
+  }
+
+  // Containers per image ID, kept until the next change (a listing asks once per image).
+  const std::unordered_map<std::string, std::int64_t>& container_counts() const {
+    if (!container_count_cache) {
+      container_count_cache.emplace();
+      for (const auto& [id, container] : containers) {
+        ++(*container_count_cache)[container.image_id];
+      }
+    }
+    return *container_count_cache;
   }
 
   const std::string& image_list() {
@@ -1320,6 +1332,8 @@ std::vector<std::string> FakeEngine::add_synthetic_images(std::size_t count, std
       added.push_back(image.id);
       impl.insert_image(std::move(image));
     }
+    impl.changed();
+    impl.image_list(); // built now, so that the first listing costs what later ones do
     return added;
   });
 }
