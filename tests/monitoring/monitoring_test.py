@@ -893,6 +893,9 @@ def main():
         print(f"FAIL: {error}", flush=True)
         return 1
     finally:
+        # A second signal must not cut the clean-up short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         cleanup.run()
     print(f"PASS: {args.check} ({time.monotonic() - started:.1f}s)", flush=True)
     return 0
