@@ -99,6 +99,16 @@ struct Metrics::Impl {
                                         .Help("Event-stream subscriptions after the first")
                                         .Register(registry)
                                         .Add({});
+  prometheus::Family<prometheus::Counter>& engine_faults =
+      BuildCounter()
+          .Name("imagegc_engine_faults_total")
+          .Help(
+              "Engine trouble survived: error (a failed call or a lost events stream), "
+              "malformed_event (a line that did not parse), oversized_line (a line over the limit)")
+          .Register(registry);
+  prometheus::Counter& fault_error = engine_faults.Add({{"kind", "error"}});
+  prometheus::Counter& fault_malformed = engine_faults.Add({{"kind", "malformed_event"}});
+  prometheus::Counter& fault_oversized = engine_faults.Add({{"kind", "oversized_line"}});
   prometheus::Family<prometheus::Counter>& events =
       BuildCounter()
           .Name("imagegc_engine_events_total")
@@ -210,6 +220,9 @@ void Metrics::update_tracker(const sync::GraphTracker& tracker) {
   m_impl->engine_up.Set(tracker.ready() ? 1 : 0);
   raise_to(m_impl->reconnects, stats.connections > 0 ? stats.connections - 1 : 0);
   raise_to(m_impl->corrections, stats.resync_corrections);
+  raise_to(m_impl->fault_error, stats.engine_errors);
+  raise_to(m_impl->fault_malformed, stats.events_malformed);
+  raise_to(m_impl->fault_oversized, stats.oversized_lines);
 }
 
 void Metrics::record_event(std::string_view type, std::string_view action) {

@@ -182,6 +182,12 @@ TEST(DaemonFaults, keeps_serving_while_the_engine_is_down_and_recovers) {
 
   ASSERT_TRUE(eventually([&] { return get(address, "/readyz").status == 200; })) << daemon.log();
   EXPECT_EQ(metric(get(address, "/metrics").body, "imagegc_engine_up"), 1);
+  // A bad line on the events stream is counted, and the stream goes on.
+  fake.send_raw_event_line("not json");
+  EXPECT_TRUE(eventually([&] {
+    return metric(get(address, "/metrics").body,
+                  R"(imagegc_engine_faults_total\{kind="malformed_event"\})") == 1;
+  })) << daemon.log();
 
   fake.go_down();
   EXPECT_TRUE(eventually([&] { return get(address, "/readyz").status == 503; }, 5s))
@@ -192,6 +198,10 @@ TEST(DaemonFaults, keeps_serving_while_the_engine_is_down_and_recovers) {
   EXPECT_TRUE(eventually(
       [&] { return metric(get(address, "/metrics").body, "imagegc_engine_up") == 0; }, 15s));
   EXPECT_EQ(get(address, "/plan").status, 503);
+  EXPECT_TRUE(eventually([&] {
+    return metric(get(address, "/metrics").body,
+                  R"(imagegc_engine_faults_total\{kind="error"\})") >= 1;
+  })) << get(address, "/metrics").body;
 
   std::this_thread::sleep_for(2s);
   fake.come_up();
