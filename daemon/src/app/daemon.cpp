@@ -398,6 +398,17 @@ private:
       m_exit_code = 1;
     }
     const double seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
+    m_metrics.record_pass(trigger, !report.execution.stopped_early, seconds, report.execution,
+                          SystemClock::to_time_t(SystemClock::now()));
+    if (auto usage = co_await m_client.disk_usage(); usage) {
+      std::int64_t reclaimable = 0;
+      std::int64_t other = 0;
+      for (const auto& record : usage->build_cache) {
+        (record.in_use ? other : reclaimable) += record.size;
+      }
+      m_metrics.update_build_cache(reclaimable, other);
+    }
+    refresh_metrics();
     spdlog::info("pass ({}, {}): {} {}, {} reclaimed; kept {} (changed {}, refused {}), {} not "
                  "reached{}; {:.3f}s",
                  trigger, mode_name(),
