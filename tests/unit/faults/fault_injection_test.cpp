@@ -456,5 +456,54 @@ TEST_F(TrackerFaults, ready_again_soon_after_the_engine_answers) {
   expect_equal_to_fresh_sync();
 }
 
+TEST_F(TrackerFaults, a_resumed_stream_drops_the_replayed_boundary) {
+  m_fake.tag(m_ids[8], "probe/before-resume:1");
+  ASSERT_TRUE(m_tracker->wait_for([](const sync::GraphTracker& t) {
+    return t.graph().find_by_reference("probe/before-resume:1") != nullptr;
+  }));
+  const auto before = m_tracker->stats();
+  // The engine replays its last events from `since` (inclusive): the last one comes again.
+  m_fake.close_event_streams();
+  expect_reconnected(before);
+  EXPECT_TRUE(m_tracker->wait_for([&](const sync::GraphTracker& t) {
+    return t.stats().events_duplicate > before.events_duplicate;
+  })) << "no replayed event was recognised";
+  expect_equal_to_fresh_sync();
+}
+
+TEST_F(TrackerFaults, an_answer_cut_off_while_applying_an_event_costs_a_reconnect) {
+  const auto before = m_tracker->stats();
+  FaultPlan plan;
+  RequestFault cut;
+  cut.method = "GET";
+  cut.path_contains = "/json";
+  cut.close_without_answer = true;
+  cut.times = 2; // the first try and the retry on a fresh connection
+  plan.requests.push_back(cut);
+  m_fake.set_faults(plan);
+  m_fake.tag(m_ids[9], "probe/cut-off:1");
+  expect_reconnected(before);
+  expect_equal_to_fresh_sync();
+  EXPECT_NE(m_tracker->read([](const sync::GraphTracker& t) {
+    return t.graph().find_by_reference("probe/cut-off:1");
+  }),
+            nullptr);
+}
+
+TEST_F(TrackerFaults, a_burst_of_events_is_applied_without_losing_the_stream) {
+  const auto before = m_tracker->stats();
+  for (int i = 0; i < 500; ++i) {
+    m_fake.tag(m_ids[static_cast<std::size_t>(i) % m_ids.size()],
+               "probe/burst:" + std::to_string(i % 50));
+  }
+  EXPECT_TRUE(m_tracker->wait_for(
+      [&](const sync::GraphTracker& t) {
+        return t.stats().events_received - before.events_received >= 500;
+      },
+      30s));
+  expect_equal_to_fresh_sync(30s);
+  EXPECT_EQ(m_tracker->stats().connections, before.connections);
+}
+
 } // namespace
 } // namespace imagegc::test
