@@ -1,0 +1,111 @@
+// An enforce pass against the fake engine while deletes go wrong: 409 is "kept", 404 "gone", a
+// 500 stops the pass before anything else is deleted, and an image a container uses is
+// never deleted.
+
+#include <cstdio>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <gtest/gtest.h>
+
+#include "engine/engine_client.hpp"
+#include "gc/gc_pass.hpp"
+#include "policy/policy_loader.hpp"
+#include "support/fake_engine.hpp"
+#include "sync/graph_loader.hpp"
+
+namespace imagegc::test {
+namespace {
+
+namespace asio = boost::asio;
+using Kind = gc::ExecutionReport::Outcome::Kind;
+
+constexpr std::string_view k_policy = R"(version: 1
+mode: enforce
+schedule: {interval: 1h}
+rules:
+  - name: dangling
+    select: {state: dangling}
+)";
+
+std::string id_of(int serial) {
+  char hex[65];
+  std::snprintf(hex, sizeof hex, "%064x", serial);
+  return std::string("sha256:") + hex;
+}
+
+// Four dangling images, and a fifth a stopped container uses.
+class PassFaults : public ::testing::Test {
+protected:
+  void SetUp() override {
+    for (int serial = 1; serial <= 5; ++serial) {
+      FakeImage image;
+      image.id = id_of(serial);
+      image.layers.push_back({id_of(serial + 0x1000), 1000 * serial});
+      image.created = 1'600'000'000 + serial;
+      m_fake.add_image(image);
+    }
+    FakeContainer container;
+    container.id = std::string(64, 'e');
+    container.image_id = id_of(5);
+    m_fake.add_container(container);
+    auto policy = policy::parse_policy(k_policy, "policy.yaml");
+    ASSERT_TRUE(policy) << policy.error().front().to_string();
+    m_policy = std::move(*policy);
+  }
+
+  gc::PassReport pass() {
+    asio::io_context io;
+    auto future = asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<gc::PassReport> {
+          engine::EngineClient client(io.get_executor(), m_fake.endpoint());
+          if (auto negotiated = co_await client.negotiate(); !negotiated) {
+            throw std::runtime_error(negotiated.error().message);
+          }
+          auto graph = co_await sync::load_graph(client, graph::ImageGraph{});
+          if (!graph) {
+            throw std::runtime_error(graph.error().message);
+          }
+          const gc::PassInput input{m_policy, *graph, {}, m_fake.directory()};
+          co_return co_await gc::run_pass(client, input);
+        },
+        asio::use_future);
+    io.run();
+    return future.get();
+  }
+
+  FakeEngine m_fake;
+  policy::Policy m_policy;
+};
+
+TEST_F(PassFaults, refused_and_missing_deletes_are_outcomes_and_a_failure_stops_the_pass) {
+  FaultPlan plan;
+  plan.requests.push_back({"DELETE", "/images/", 409, {}, {}, 0, false, 1});
+  plan.requests.push_back({"DELETE", "/images/", 404, {}, {}, 0, false, 1});
+  plan.requests.push_back({"DELETE", "/images/", 500, {}, {}, 0, false, 1});
+  m_fake.set_faults(plan);
+  const auto report = pass();
+  const auto& execution = report.execution;
+  EXPECT_EQ(execution.count(Kind::conflict), 1u);
+  // A 404 by ID: the image is gone, whoever removed it; the executor counts it deleted.
+  EXPECT_EQ(execution.count(Kind::deleted), 1u);
+  EXPECT_EQ(execution.count(Kind::failed), 1u);
+  EXPECT_EQ(execution.count(Kind::not_reached), 1u);
+  EXPECT_TRUE(execution.stopped_early);
+  EXPECT_EQ(m_fake.image_count(), 5u);
+  EXPECT_EQ(m_fake.stats().requests_by_path["DELETE /images/" + id_of(5)], 0u)
+      << "the image a container uses was asked for";
+
+  m_fake.clear_faults();
+  const auto second = pass();
+  EXPECT_EQ(second.execution.count(Kind::deleted), 4u);
+  EXPECT_FALSE(second.execution.stopped_early);
+  const auto left = m_fake.images();
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left.front().id, id_of(5));
+}
+
+} // namespace
+} // namespace imagegc::test
