@@ -22,6 +22,9 @@ namespace imagegc::sync {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
+// A build removes its containers in a burst; one look at the dangling images after it settles.
+constexpr std::chrono::milliseconds k_dangling_check_delay{500};
+
 struct GraphTracker::Impl {
   Impl(asio::any_io_executor executor_, engine::Endpoint endpoint_, TrackerOptions options_)
       : executor(std::move(executor_)), endpoint(std::move(endpoint_)), options(options_),
@@ -43,6 +46,7 @@ struct GraphTracker::Impl {
   ReplayFilter replay;
   engine::EventStream* current_stream = nullptr;
   Clock::time_point next_resync = Clock::time_point::max();
+  Clock::time_point dangling_check_at = Clock::time_point::max();
   std::function<void()> changed;
   std::function<void(const engine::Event&)> event_applied;
 
@@ -95,6 +99,33 @@ struct GraphTracker::Impl {
     co_return true;
   }
 
+  // Reads the engine's dangling images and adds those the graph does not know (with their
+  // parents); false when the engine could not be read.
+  asio::awaitable<bool> find_silent_images() {
+    auto dangling = co_await client.list_images(engine::ImageListFilter::dangling_only);
+    if (!dangling) {
+      record_error("listing dangling images failed", dangling.error());
+      co_return dangling.error().kind == engine::ErrorKind::malformed;
+    }
+    bool found = false;
+    for (const auto& summary : *dangling) {
+      if (graph.find_image(summary.id) != nullptr) {
+        continue;
+      }
+      auto refreshed = co_await refresh_image(client, graph, summary.id);
+      if (!refreshed) {
+        record_error("reading a new dangling image failed", refreshed.error());
+        co_return refreshed.error().kind == engine::ErrorKind::malformed;
+      }
+      ++stats.silent_images_found;
+      found = true;
+    }
+    if (found) {
+      notify();
+    }
+    co_return true;
+  }
+
   // One line of the events stream; false when the engine could not be read.
   asio::awaitable<bool> handle_line(const std::string& line) {
     ++stats.events_received;
@@ -120,6 +151,12 @@ struct GraphTracker::Impl {
       co_return applied.error().kind == engine::ErrorKind::malformed;
     }
     ++stats.events_applied;
+    // The legacy builder commits its images without an event of their own; an untagged build's
+    // result is only ever seen as a dangling image once the build's containers are gone.
+    if (event->type == "container" && event->action == "destroy" &&
+        dangling_check_at == Clock::time_point::max()) {
+      dangling_check_at = Clock::now() + k_dangling_check_delay;
+    }
     if (event_applied) {
       event_applied(*event);
     }
@@ -196,7 +233,12 @@ struct GraphTracker::Impl {
       if (done) {
         break;
       }
-      co_await sleep_until(next_resync);
+      if (Clock::now() >= dangling_check_at) {
+        dangling_check_at = Clock::time_point::max();
+        healthy = co_await find_silent_images();
+        continue;
+      }
+      co_await sleep_until(std::min(next_resync, dangling_check_at));
       if (Clock::now() >= next_resync) {
         need_sync = true;
       }
