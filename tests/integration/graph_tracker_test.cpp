@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "support/engine_test.hpp"
+#include "support/running_tracker.hpp"
 #include "sync/graph_tracker.hpp"
 
 namespace imagegc::test {
@@ -16,50 +17,6 @@ namespace {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
-
-// Runs a GraphTracker on its own thread; reads go through its executor.
-class RunningTracker {
-public:
-  explicit RunningTracker(const engine::Endpoint& endpoint, sync::TrackerOptions options)
-      : m_tracker(m_io.get_executor(), endpoint, options) {
-    asio::co_spawn(m_io, m_tracker.run(), [](std::exception_ptr error) {
-      if (error) {
-        std::rethrow_exception(error);
-      }
-    });
-    m_thread = std::thread([this] { m_io.run(); });
-  }
-
-  ~RunningTracker() {
-    asio::post(m_io, [this] { m_tracker.stop(); });
-    m_thread.join();
-  }
-
-  template <class Read> auto read(Read read_function) {
-    std::packaged_task<decltype(read_function(m_tracker))()> task(
-        [&] { return read_function(m_tracker); });
-    auto result = task.get_future();
-    asio::post(m_io, [&task] { task(); });
-    return result.get();
-  }
-
-  // Polls until `condition` holds on the tracker's thread, or the deadline passes.
-  template <class Condition> bool wait_for(Condition condition, std::chrono::seconds limit = 60s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (read(condition)) {
-        return true;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
-  }
-
-private:
-  asio::io_context m_io;
-  sync::GraphTracker m_tracker;
-  std::thread m_thread;
-};
 
 std::string one_layer(int bytes, const std::string& name) {
   return "FROM busybox:latest\nRUN head -c " + std::to_string(bytes) + " /dev/urandom > /" + name +

@@ -24,6 +24,8 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/engine_client.hpp"
+#include "support/plan_json.hpp"
+#include "support/running_tracker.hpp"
 #include "sync/graph_tracker.hpp"
 
 namespace imagegc::test {
@@ -272,49 +274,6 @@ TEST_F(PodmanScenarios, what_podman_does_not_report_is_not_used) {
   EXPECT_EQ(pruned.error().http_status, 404) << pruned.error().message;
 }
 
-// Runs a GraphTracker on its own thread; reads go through its executor.
-class RunningTracker {
-public:
-  explicit RunningTracker(const engine::Endpoint& endpoint, sync::TrackerOptions options)
-      : m_tracker(m_io.get_executor(), endpoint, options) {
-    asio::co_spawn(m_io, m_tracker.run(), [](std::exception_ptr error) {
-      if (error) {
-        std::rethrow_exception(error);
-      }
-    });
-    m_thread = std::thread([this] { m_io.run(); });
-  }
-
-  ~RunningTracker() {
-    asio::post(m_io, [this] { m_tracker.stop(); });
-    m_thread.join();
-  }
-
-  template <class Read> auto read(Read read_function) {
-    std::packaged_task<decltype(read_function(m_tracker))()> task(
-        [&] { return read_function(m_tracker); });
-    auto result = task.get_future();
-    asio::post(m_io, [&task] { task(); });
-    return result.get();
-  }
-
-  template <class Condition> bool wait_for(Condition condition, std::chrono::seconds limit = 60s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (read(condition)) {
-        return true;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
-  }
-
-private:
-  asio::io_context m_io;
-  sync::GraphTracker m_tracker;
-  std::thread m_thread;
-};
-
 std::string one_layer(int bytes, const std::string& name) {
   return "FROM busybox:latest\nRUN head -c " + std::to_string(bytes) + " /dev/urandom > /" + name +
          "\n";
@@ -456,16 +415,9 @@ build_cache:
 )");
   const auto planned = run("plan --format json", policy);
   ASSERT_EQ(planned.exit_code, 0) << planned.output;
-  const auto plan = nlohmann::json::parse(planned.output.substr(planned.output.find('{')));
-  std::set<std::string> expected_gone;
-  std::int64_t expected_bytes = 0;
-  for (const auto& deletion : plan["deletions"]) {
-    expected_gone.insert(deletion["id"].get<std::string>());
-    for (const auto& parent : deletion["orphaned_parents"]) {
-      expected_gone.insert(parent.get<std::string>());
-    }
-    expected_bytes += deletion["bytes"].get<std::int64_t>();
-  }
+  const auto plan = plan_document(planned.output);
+  const auto expected_gone = planned_removals(plan);
+  const auto expected_bytes = plan["reclaim_bytes"].get<std::int64_t>();
   ASSERT_EQ(expected_gone.size(), 2u) << "the old app (its parents stay with the new one), the "
                                          "untagged build";
   EXPECT_EQ(expected_gone.count(held), 0u) << "an untagged image a container uses stays";

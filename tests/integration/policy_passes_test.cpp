@@ -16,6 +16,7 @@
 #include "policy/planner.hpp"
 #include "policy/policy_loader.hpp"
 #include "support/engine_test.hpp"
+#include "support/plan_json.hpp"
 #include "sync/graph_loader.hpp"
 
 namespace imagegc::test {
@@ -205,14 +206,7 @@ rules:
 )";
   const auto dry = plan_json(write_policy("mode: dry-run\n" + rules));
   ASSERT_EQ(dry.exit_code, 0) << dry.output;
-  const auto plan = nlohmann::json::parse(dry.output.substr(dry.output.find('{')));
-  std::set<std::string> expected_gone;
-  for (const auto& deletion : plan["deletions"]) {
-    expected_gone.insert(deletion["id"].get<std::string>());
-    for (const auto& parent : deletion["orphaned_parents"]) {
-      expected_gone.insert(parent.get<std::string>());
-    }
-  }
+  const auto expected_gone = planned_removals(plan_document(dry.output));
   ASSERT_FALSE(expected_gone.empty());
 
   // A dry-run pass deletes nothing.
