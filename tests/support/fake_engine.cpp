@@ -761,11 +761,20 @@ struct FakeEngine::Impl {
                     .dump()};
       }
       if (path == "/images/json") {
-        if (!truthy(target.query, "all")) {
-          // Without all=1: no intermediate images.
+        bool dangling_only = false;
+        if (const auto filters = target.query.find("filters"); filters != target.query.end()) {
+          const Json parsed = Json::parse(filters->second, nullptr, false);
+          if (parsed.is_object() && parsed.contains("dangling")) {
+            const std::string text = parsed["dangling"].dump();
+            dangling_only = text.find("true") != std::string::npos;
+          }
+        }
+        if (!truthy(target.query, "all") || dangling_only) {
+          // Without all=1: no intermediate images. dangling=true: no tag and no child.
           std::string body = "[";
           for (const auto& [id, image] : images) {
-            if (image.tags.empty() && has_children(id)) {
+            if ((image.tags.empty() && has_children(id)) ||
+                (dangling_only && (!image.tags.empty() || has_children(id)))) {
               continue;
             }
             body += (body.size() > 1 ? "," : "") + image_summary(image).dump();

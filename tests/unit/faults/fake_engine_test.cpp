@@ -173,6 +173,15 @@ TEST(FakeEngineState, a_synced_graph_classifies_as_scripted) {
         co_return std::move(*loaded);
       });
   ASSERT_EQ(graph.image_count(), 4u);
+  // The engine's own dangling filter agrees with the graph.
+  const auto dangling_list = with_client<engine::Result<std::vector<engine::ImageSummary>>>(
+      fake, [](engine::EngineClient& client) {
+        return client.list_images(engine::ImageListFilter::dangling_only);
+      });
+  ASSERT_TRUE(dangling_list);
+  ASSERT_EQ(dangling_list->size(), 1u);
+  EXPECT_EQ(dangling_list->front().id, dangling.id);
+  EXPECT_EQ(graph.dangling_images(), std::vector<std::string>{dangling.id});
   EXPECT_EQ(graph.state(mid.id), graph::ImageState::intermediate);
   EXPECT_EQ(graph.state(dangling.id), graph::ImageState::dangling);
   EXPECT_EQ(graph.state(leaf.id), graph::ImageState::tagged);
