@@ -61,9 +61,9 @@ public:
       if (read(condition)) {
         return true;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    return false;
+    return read(condition);
   }
 
 private:

@@ -24,11 +24,11 @@ public:
 
 private:
   std::string m_text;
-  std::uint64_t m_minutes = 0;      // bit per minute 0-59
-  std::uint32_t m_hours = 0;        // bit per hour 0-23
+  std::uint64_t m_minutes = 0;       // bit per minute 0-59
+  std::uint32_t m_hours = 0;         // bit per hour 0-23
   std::uint32_t m_days_of_month = 0; // bit per day 1-31
-  std::uint16_t m_months = 0;       // bit per month 1-12
-  std::uint8_t m_days_of_week = 0;  // bit per day 0-6, Sunday = 0
+  std::uint16_t m_months = 0;        // bit per month 1-12
+  std::uint8_t m_days_of_week = 0;   // bit per day 0-6, Sunday = 0
   bool m_day_of_month_restricted = false;
   bool m_day_of_week_restricted = false;
 };

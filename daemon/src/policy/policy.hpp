@@ -84,7 +84,7 @@ struct Rule {
 
 // Checked before any rule; nothing overrides them. Images in use are always protected.
 struct Protections {
-  std::vector<Pattern> references; // matched against each full "repo:tag"
+  std::vector<Pattern> references;  // matched against each full "repo:tag"
   std::vector<LabelMatcher> labels; // any of them protects
   std::optional<int> newest_per_repository;
   std::optional<Seconds> min_age; // since created (fresh pulls and builds)
@@ -111,9 +111,9 @@ struct Limits {
 };
 
 struct Schedule {
-  std::optional<Seconds> interval;      // either interval ...
-  Seconds jitter{0};                    //   ... plus up to this much random delay
-  std::optional<CronExpression> cron;   // ... or a 5-field cron expression (local time)
+  std::optional<Seconds> interval;    // either interval ...
+  Seconds jitter{0};                  //   ... plus up to this much random delay
+  std::optional<CronExpression> cron; // ... or a 5-field cron expression (local time)
 };
 
 // Passed to the engine's POST /build/prune.

@@ -31,9 +31,9 @@ struct TrackerStats {
   std::uint64_t events_duplicate = 0; // replayed after a reconnect and already applied
   std::uint64_t oversized_lines = 0;
   std::uint64_t resyncs = 0;
-  std::uint64_t resync_corrections = 0; // differences re-lists found between graph and engine
+  std::uint64_t resync_corrections = 0;  // differences re-lists found between graph and engine
   std::uint64_t silent_images_found = 0; // new dangling images no event announced (legacy builds)
-  std::uint64_t connections = 0;        // successful subscriptions (1 + reconnects)
+  std::uint64_t connections = 0;         // successful subscriptions (1 + reconnects)
   std::uint64_t engine_errors = 0;
 };
 

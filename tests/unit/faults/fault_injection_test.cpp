@@ -19,6 +19,7 @@
 
 #include "engine/engine_client.hpp"
 #include "support/fake_engine.hpp"
+#include "support/running_tracker.hpp"
 #include "sync/graph_loader.hpp"
 #include "sync/graph_tracker.hpp"
 
@@ -28,61 +29,6 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-// Runs a GraphTracker on its own thread; reads go through its executor.
-class RunningTracker {
-public:
-  RunningTracker(const engine::Endpoint& endpoint, sync::TrackerOptions options)
-      : m_tracker(m_io.get_executor(), endpoint, options) {
-    asio::co_spawn(m_io, m_tracker.run(), [](std::exception_ptr error) {
-      if (error) {
-        std::rethrow_exception(error);
-      }
-    });
-    m_thread = std::thread([this] { m_io.run(); });
-  }
-
-  ~RunningTracker() {
-    asio::post(m_io, [this] { m_tracker.stop(); });
-    m_thread.join();
-  }
-
-  RunningTracker(const RunningTracker&) = delete;
-  RunningTracker& operator=(const RunningTracker&) = delete;
-
-  template <class Read> auto read(Read read_function) {
-    std::packaged_task<decltype(read_function(m_tracker))()> task(
-        [&] { return read_function(m_tracker); });
-    auto result = task.get_future();
-    asio::post(m_io, [&task] { task(); });
-    return result.get();
-  }
-
-  sync::TrackerStats stats() {
-    return read([](const sync::GraphTracker& tracker) { return tracker.stats(); });
-  }
-
-  bool ready() {
-    return read([](const sync::GraphTracker& tracker) { return tracker.ready(); });
-  }
-
-  // Polls until `condition` holds on the tracker's thread, or the time is up.
-  template <class Condition> bool wait_for(Condition condition, Clock::duration limit = 10s) {
-    const auto deadline = Clock::now() + limit;
-    while (Clock::now() < deadline) {
-      if (read(condition)) {
-        return true;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    return read(condition);
-  }
-
-private:
-  asio::io_context m_io;
-  sync::GraphTracker m_tracker;
-  std::thread m_thread;
-};
 
 // What `imagegc graph` would read from the engine now.
 graph::ImageGraph fresh_sync(const engine::Endpoint& endpoint) {
