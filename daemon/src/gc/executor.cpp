@@ -109,7 +109,11 @@ asio::awaitable<ExecutionReport> execute_plan(engine::EngineClient& client,
         gone = contains(result->response.deleted, deletion.image_id);
         break;
       case engine::DeleteOutcome::Kind::not_found:
-        gone = name == deletion.image_id;
+        if (name == deletion.image_id) {
+          // Someone else removed it: nothing this pass reclaimed.
+          outcome.kind = Outcome::Kind::skipped;
+          outcome.detail = "already gone";
+        }
         break;
       case engine::DeleteOutcome::Kind::conflict:
         outcome.kind = Outcome::Kind::conflict;

@@ -89,8 +89,9 @@ TEST_F(PassFaults, refused_and_missing_deletes_are_outcomes_and_a_failure_stops_
   const auto report = pass();
   const auto& execution = report.execution;
   EXPECT_EQ(execution.count(Kind::conflict), 1u);
-  // A 404 by ID: the image is gone, whoever removed it; the executor counts it deleted.
-  EXPECT_EQ(execution.count(Kind::deleted), 1u);
+  // A 404 by ID: the image is gone, but not by this pass; its bytes are not counted.
+  EXPECT_EQ(execution.count(Kind::deleted), 0u);
+  EXPECT_EQ(execution.count(Kind::skipped), 1u);
   EXPECT_EQ(execution.count(Kind::failed), 1u);
   EXPECT_EQ(execution.count(Kind::not_reached), 1u);
   EXPECT_TRUE(execution.stopped_early);
