@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -26,6 +27,7 @@
 #include "engine/engine_client.hpp"
 #include "support/plan_json.hpp"
 #include "support/running_tracker.hpp"
+#include "support/test_directory.hpp"
 #include "sync/graph_tracker.hpp"
 
 namespace imagegc::test {
@@ -374,18 +376,12 @@ class PodmanPasses : public PodmanTest {
 protected:
   void SetUp() override {
     PodmanTest::SetUp();
-    m_dir = fs::temp_directory_path() /
-            ("imagegc-podman-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(m_dir);
-    fs::create_directories(m_dir);
+    m_scratch.emplace("imagegc-podman");
+    m_dir = m_scratch->path();
   }
-  void TearDown() override { fs::remove_all(m_dir); }
 
   std::string write_policy(const std::string& yaml) {
-    const auto path = m_dir / "policy.yaml";
-    std::ofstream(path) << yaml;
-    return path.string();
+    return m_scratch->write("policy.yaml", yaml);
   }
 
   CommandResult run(const std::string& command, const std::string& policy) {
@@ -393,6 +389,7 @@ protected:
                    " --state-dir " + (m_dir / "state").string());
   }
 
+  std::optional<TestDirectory> m_scratch;
   fs::path m_dir;
 };
 

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -17,6 +18,7 @@
 #include "policy/policy_loader.hpp"
 #include "support/engine_test.hpp"
 #include "support/plan_json.hpp"
+#include "support/test_directory.hpp"
 #include "sync/graph_loader.hpp"
 
 namespace imagegc::test {
@@ -77,18 +79,12 @@ class PolicyPasses : public EngineTest {
 protected:
   void SetUp() override {
     EngineTest::SetUp();
-    m_dir = fs::temp_directory_path() /
-            ("imagegc-policy-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(m_dir);
-    fs::create_directories(m_dir);
+    m_scratch.emplace("imagegc-policy");
+    m_dir = m_scratch->path();
   }
-  void TearDown() override { fs::remove_all(m_dir); }
 
   std::string write_policy(const std::string& yaml) {
-    const auto path = m_dir / "policy.yaml";
-    std::ofstream(path) << yaml;
-    return path.string();
+    return m_scratch->write("policy.yaml", yaml);
   }
 
   CommandResult run_once(const std::string& policy) {
@@ -135,6 +131,7 @@ protected:
     engine().build(fixed_layers("bk", {90'000}), "scenario/bk:1", true);
   }
 
+  std::optional<TestDirectory> m_scratch;
   fs::path m_dir;
 };
 
