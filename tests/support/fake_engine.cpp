@@ -952,7 +952,9 @@ struct FakeEngine::Impl {
       }
       Reply reply = spoiled.status != 0
                         ? error_reply(spoiled.status,
-                                      "injected fault: HTTP " + std::to_string(spoiled.status))
+                                      spoiled.message.empty()
+                                          ? "injected fault: HTTP " + std::to_string(spoiled.status)
+                                          : spoiled.message)
                         : handle(request.method(), target);
       const std::string reason =
           std::string(http::obsolete_reason(static_cast<http::status>(reply.status)));

@@ -50,6 +50,7 @@ struct RequestFault {
   std::string method;
   std::string path_contains;
   int status = 0;                         // answer this status with an engine error body
+  std::string message;                    // that body's message; a generic one when empty
   std::chrono::milliseconds stall{0};     // wait this long before answering
   std::chrono::milliseconds trickle{0};   // send the answer one byte per interval
   std::uint64_t oversized_body_bytes = 0; // a 200 announcing and streaming this many bytes

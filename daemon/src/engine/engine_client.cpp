@@ -32,12 +32,27 @@ auto parse_ok(std::string_view what, const HttpResponse& response, Parse parse)
   return parsed;
 }
 
-// Same, with 404 as "no such object".
+// Docker answers 404 for an object that does not exist. Podman's compatibility service answers
+// 500 for a container removed between its event and our inspect ("... does not exist in database:
+// no such container"), so its own error words count too.
+bool names_a_missing_object(const HttpResponse& response) {
+  if (response.status == 404) {
+    return true;
+  }
+  if (response.status != 500) {
+    return false;
+  }
+  const auto message = parse_error_message(response.body);
+  return message.ends_with("no such container") || message.ends_with("no such image") ||
+         message.ends_with("image not known");
+}
+
+// Same, with a missing object as nullopt.
 template <class Parse>
 auto parse_ok_or_absent(std::string_view what, const HttpResponse& response, Parse parse)
     -> Result<std::optional<typename decltype(parse(std::string_view{}))::value_type>> {
   using Value = typename decltype(parse(std::string_view{}))::value_type;
-  if (response.status == 404) {
+  if (names_a_missing_object(response)) {
     return std::optional<Value>{};
   }
   auto parsed = parse_ok(what, response, parse);

@@ -436,6 +436,30 @@ TEST_F(TrackerFaults, an_answer_cut_off_while_applying_an_event_costs_a_reconnec
             nullptr);
 }
 
+TEST_F(TrackerFaults, podmans_500_for_a_container_already_removed_means_gone) {
+  // Podman answers the inspect of a container removed since its event with a 500 that says so.
+  const auto before = m_tracker->stats();
+  FakeContainer container;
+  container.id = std::string(64, 'd');
+  container.image_id = m_ids[3];
+  FaultPlan plan;
+  RequestFault removed;
+  removed.method = "GET";
+  removed.path_contains = "/containers/" + container.id;
+  removed.status = 500;
+  removed.message = "container " + container.id + " does not exist in database: no such container";
+  removed.times = 1;
+  plan.requests.push_back(removed);
+  m_fake.set_faults(plan);
+  m_fake.add_container(container);
+  m_fake.remove_container(container.id);
+  expect_events_flow("probe/after-removal:1");
+  expect_equal_to_fresh_sync();
+  const auto after = m_tracker->stats();
+  EXPECT_EQ(after.connections, before.connections) << "a missing object is not a broken engine";
+  EXPECT_EQ(after.engine_errors, before.engine_errors);
+}
+
 TEST_F(TrackerFaults, a_burst_of_events_is_applied_without_losing_the_stream) {
   const auto before = m_tracker->stats();
   for (int i = 0; i < 500; ++i) {
