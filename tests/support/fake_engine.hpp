@@ -33,6 +33,10 @@ struct FakeImage {
   std::int64_t created = 0;         // unix seconds
   std::map<std::string, std::string> labels;
   std::vector<FakeLayer> layers; // the whole chain, base first
+  // The containerd image store only (FakeEngineOptions::containerd_store):
+  std::int64_t stored_at = 0;             // its records' latest local time; 0: when added
+  std::int64_t packed_bytes = 0;          // the host platform's manifest, config, packed layers
+  std::int64_t other_platforms_bytes = 0; // every other platform's content and snapshots
 };
 
 struct FakeContainer {
@@ -50,12 +54,12 @@ struct RequestFault {
   std::string method;
   std::string path_contains;
   int status = 0;                         // answer this status with an engine error body
-  std::string message;                    // that body's message; a generic one when empty
   std::chrono::milliseconds stall{0};     // wait this long before answering
   std::chrono::milliseconds trickle{0};   // send the answer one byte per interval
   std::uint64_t oversized_body_bytes = 0; // a 200 announcing and streaming this many bytes
   bool close_without_answer = false;
-  int times = -1; // how many requests it spoils; -1: all
+  int times = -1;      // how many requests it spoils; -1: all
+  std::string message; // the error body's message for `status`; a generic one when empty
 };
 
 struct FaultPlan {
@@ -68,6 +72,15 @@ struct FakeEngineOptions {
   // Where the socket goes; a fresh directory under the system temp dir when empty.
   std::string directory;
   std::size_t event_ring_size = 256;
+  // Answer as an engine with the containerd image store does (moby daemon/containerd/): /info
+  // says driver-type io.containerd.snapshotter.v1; an image ID is the digest its records point
+  // at; the parent is the record label org.mobyproject.image.parent (FakeImage::parent), never
+  // checked on delete; RepoDigests are repo@<ID> for each tagged repository (scripted digests are
+  // not served); the listing's Size adds packed content and other platforms to the snapshots;
+  // inspect's Size is the packed content and Metadata.LastTagTime the records' local time; an
+  // untag event names the image ID and the reference; a delete follows image_delete.go (an untagged
+  // parent goes with any child, siblings or not).
+  bool containerd_store = false;
 };
 
 // A DELETE /images/{name} answer, as the engine gives it.
@@ -120,8 +133,14 @@ public:
   // 1-3 tags on tagged images, ~10 % dangling, containers on ~5 %. Deterministic for a seed.
   // Adds to what is there, without events. Returns the IDs added.
   std::vector<std::string> add_synthetic_images(std::size_t count, std::uint64_t seed);
+  // Load for benchmarks: `count` events of the mix a busy host's stream carries, each with the
+  // change it announces. Half are execs and a fifth health checks (nothing the graph holds), a
+  // fifth containers starting or stopping, a tenth a tag moved between images or removed.
+  // Deterministic. Returns how many of them change what imagegc tracks (start, die, tag, untag).
+  std::size_t emit_workload_events(std::size_t count);
   [[nodiscard]] std::size_t image_count() const;
   [[nodiscard]] std::vector<FakeImage> images() const;
+  [[nodiscard]] std::vector<FakeContainer> containers() const;
 
   // --- faults --------------------------------------------------------------------------------
 
@@ -150,6 +169,8 @@ public:
   [[nodiscard]] engine::ApiVersion api_version() const;
 
   [[nodiscard]] FakeEngineStats stats() const;
+  // Events streams open now; cheaper than stats() on a large host.
+  [[nodiscard]] std::size_t subscriber_count() const;
 
 private:
   struct Impl;
