@@ -257,6 +257,10 @@ struct FakeEngine::Impl {
   std::deque<StoredEvent> ring;
   std::int64_t last_event_nano = 0;
   FakeEngineStats stats;
+  // emit_workload_events: its own random stream, and the IDs it picks from.
+  std::mt19937_64 workload_random{20240501};
+  std::vector<std::string> workload_images;
+  std::vector<std::string> workload_containers;
 
   // ---- running things on the fake's thread ---------------------------------------------------
 
@@ -1349,6 +1353,72 @@ std::vector<std::string> FakeEngine::add_synthetic_images(std::size_t count, std
   });
 }
 
+std::size_t FakeEngine::emit_workload_events(std::size_t count) {
+  return m_impl->call([&] {
+    Impl& impl = *m_impl;
+    auto& random = impl.workload_random;
+    const auto pick = [&](const std::vector<std::string>& from) -> const std::string& {
+      return from[std::uniform_int_distribution<std::size_t>(0, from.size() - 1)(random)];
+    };
+    if (impl.workload_images.size() != impl.images.size()) {
+      impl.workload_images.clear();
+      for (const auto& [id, image] : impl.images) {
+        impl.workload_images.push_back(id);
+      }
+    }
+    if (impl.workload_containers.size() != impl.containers.size()) {
+      impl.workload_containers.clear();
+      for (const auto& [id, container] : impl.containers) {
+        impl.workload_containers.push_back(id);
+      }
+    }
+    std::size_t tracked = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      const auto roll = std::uniform_int_distribution<int>(0, 99)(random);
+      if (roll < 90 && !impl.workload_containers.empty()) {
+        auto& container = impl.containers.at(pick(impl.workload_containers));
+        const std::map<std::string, std::string> attributes{
+            {"image", container.image.empty() ? container.image_id : container.image},
+            {"name", container.name}};
+        if (roll < 50) {
+          static constexpr const char* k_exec[] = {"exec_create: sh -c true",
+                                                   "exec_start: sh -c true", "exec_die"};
+          impl.emit("container", k_exec[roll % 3], container.id, attributes);
+        } else if (roll < 70) {
+          impl.emit("container", "health_status: healthy", container.id, attributes);
+        } else {
+          container.running = !container.running;
+          impl.changed();
+          impl.emit("container", container.running ? "start" : "die", container.id, attributes);
+          ++tracked;
+        }
+        continue;
+      }
+      if (impl.workload_images.empty()) {
+        continue;
+      }
+      // A few tags that move between images, as CI's "latest" tags do.
+      const std::string reference =
+          "synthetic/moving:" + std::to_string(std::uniform_int_distribution<int>(0, 63)(random));
+      const auto held = impl.references.find(reference);
+      if (roll >= 95 && held != impl.references.end()) {
+        const std::string id = held->second;
+        impl.take_reference(reference);
+        impl.emit("image", "untag", id, {{"name", id}});
+      } else {
+        const std::string& id = pick(impl.workload_images);
+        impl.take_reference(reference);
+        impl.images.at(id).tags.push_back(reference);
+        impl.references[reference] = id;
+        impl.changed();
+        impl.emit("image", "tag", id, {{"name", reference}});
+      }
+      ++tracked;
+    }
+    return tracked;
+  });
+}
+
 std::size_t FakeEngine::image_count() const {
   return m_impl->call([&] { return m_impl->images.size(); });
 }
@@ -1358,6 +1428,16 @@ std::vector<FakeImage> FakeEngine::images() const {
     std::vector<FakeImage> all;
     for (const auto& [id, image] : m_impl->images) {
       all.push_back(image);
+    }
+    return all;
+  });
+}
+
+std::vector<FakeContainer> FakeEngine::containers() const {
+  return m_impl->call([&] {
+    std::vector<FakeContainer> all;
+    for (const auto& [id, container] : m_impl->containers) {
+      all.push_back(container);
     }
     return all;
   });
@@ -1433,6 +1513,10 @@ bool FakeEngine::up() const {
 
 engine::ApiVersion FakeEngine::api_version() const {
   return m_impl->call([&] { return m_impl->api; });
+}
+
+std::size_t FakeEngine::subscriber_count() const {
+  return m_impl->call([&] { return m_impl->subscribers.size(); });
 }
 
 FakeEngineStats FakeEngine::stats() const {
