@@ -129,7 +129,11 @@ asio::awaitable<Result<VersionInfo>> EngineClient::version() {
 }
 
 asio::awaitable<Result<EngineInfo>> EngineClient::info() {
-  co_return co_await fetch(m_connection, path("/info"), "GET /info", parse_info);
+  auto info = co_await fetch(m_connection, path("/info"), "GET /info", parse_info);
+  if (info) {
+    m_image_store = info->image_store();
+  }
+  co_return info;
 }
 
 asio::awaitable<Result<std::vector<ImageSummary>>>

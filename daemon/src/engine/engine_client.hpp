@@ -43,10 +43,13 @@ public:
   [[nodiscard]] ApiVersion api_version() const { return m_api_version; }
   // Whether the engine is Podman's compatible service (its /_ping sends Libpod-Api-Version).
   [[nodiscard]] bool is_podman() const { return m_podman; }
+  // The engine's image store, as the last successful info() reported it (graphdriver before).
+  [[nodiscard]] ImageStore image_store() const { return m_image_store; }
   [[nodiscard]] const Endpoint& endpoint() const { return m_connection.endpoint(); }
   [[nodiscard]] std::size_t connections_opened() const { return m_connection.connections_opened(); }
 
   boost::asio::awaitable<Result<VersionInfo>> version();
+  // Also records the engine's image store (see image_store()).
   boost::asio::awaitable<Result<EngineInfo>> info();
   boost::asio::awaitable<Result<std::vector<ImageSummary>>>
   list_images(ImageListFilter filter = ImageListFilter::all);
@@ -72,6 +75,7 @@ private:
   HttpConnection m_connection;
   ApiVersion m_api_version = k_min_api_version;
   bool m_podman = false;
+  ImageStore m_image_store = ImageStore::graphdriver;
 };
 
 } // namespace imagegc::engine

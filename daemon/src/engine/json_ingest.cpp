@@ -258,10 +258,20 @@ std::vector<std::string> without(std::vector<std::string> values, std::string_vi
   return values;
 }
 
+// Names that are no reference to an image: the containerd image store's record of an untagged
+// image ("moby-dangling@sha256:…", moby daemon/containerd/soft_delete.go, danglingImageName),
+// which its listing and inspect leave out but which must never count as a tag; and a bare
+// digest without a repository, which its listing gives as the only RepoDigests entry of an image
+// whose platform content is missing (daemon/containerd/image_list.go, imageSummary).
+bool is_no_reference(std::string_view name) {
+  return is_dangling_record_name(name) || name.starts_with("sha256:");
+}
+
 // RepoTags or RepoDigests as Docker reports them: placeholders dropped, Podman's fully qualified
 // Docker Hub names in their familiar form.
 std::vector<std::string> references(std::vector<std::string> values, std::string_view placeholder) {
   values = without(std::move(values), placeholder);
+  std::erase_if(values, [](const std::string& value) { return is_no_reference(value); });
   std::transform(values.begin(), values.end(), values.begin(),
                  [](const std::string& value) { return familiar_reference(value); });
   return values;
@@ -889,7 +899,15 @@ std::string familiar_reference(std::string_view reference) {
   return std::string(familiar);
 }
 
+bool is_dangling_record_name(std::string_view name) {
+  return name.starts_with(k_dangling_record_prefix);
+}
+
 std::string normalize_image_id(std::string_view id) {
+  // A containerd-store record name for an untagged image names that image's ID.
+  if (is_dangling_record_name(id)) {
+    id.remove_prefix(k_dangling_record_prefix.size());
+  }
   constexpr std::size_t k_hex_digits = 64;
   if (id.size() == k_hex_digits && std::all_of(id.begin(), id.end(), is_lower_hex)) {
     return "sha256:" + std::string(id);

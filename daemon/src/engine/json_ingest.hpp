@@ -32,8 +32,16 @@ std::string parse_error_message(std::string_view body);
 // "1.41" → {1, 41}; anything else → nullopt.
 std::optional<ApiVersion> parse_api_version(std::string_view text);
 
+// The containerd image store keeps an untagged image as a record named
+// "moby-dangling@<image ID>" (moby daemon/containerd/soft_delete.go). The API leaves such names
+// out of RepoTags, and a delete naming one deletes by ID (daemon/containerd/image_delete.go,
+// explicitDanglingRef); imagegc never takes one for a tag.
+inline constexpr std::string_view k_dangling_record_prefix = "moby-dangling@";
+bool is_dangling_record_name(std::string_view name);
+
 // Podman sends bare hex IDs; Docker sends "sha256:<hex>". Always returns the Docker form for
-// a 64-hex-digit input, and the input unchanged otherwise.
+// a 64-hex-digit input, the image ID for a containerd-store dangling record's name, and the
+// input unchanged otherwise.
 std::string normalize_image_id(std::string_view id);
 
 // A reference in the familiar form Docker reports: "docker.io/library/x:1" → "x:1",

@@ -131,7 +131,17 @@ LayerSizes layer_sizes_from_history(const std::vector<std::string>& diff_ids,
 
   const std::int64_t sum =
       std::accumulate(result.sizes.begin(), result.sizes.end(), std::int64_t{0});
-  result.consistent = meaning == ImageSizeMeaning::layers ? sum == total_size : sum <= total_size;
+  switch (meaning) {
+  case ImageSizeMeaning::layers:
+    result.consistent = sum == total_size;
+    break;
+  case ImageSizeMeaning::layers_and_metadata:
+    result.consistent = sum <= total_size;
+    break;
+  case ImageSizeMeaning::packed_content:
+    result.consistent = true;
+    break;
+  }
   return result;
 }
 

@@ -19,8 +19,10 @@ struct LayerSizes {
 
 // What an engine's image Size counts. Docker's is the sum of the image's layers. Podman's adds
 // the image's own metadata (its config and manifest, about a kilobyte), which no layer holds, so
-// there the layers can only be checked not to exceed it.
-enum class ImageSizeMeaning { layers, layers_and_metadata };
+// there the layers can only be checked not to exceed it. The containerd image store's inspect Size
+// is the packed (compressed) content of one platform (moby daemon/containerd/image_inspect.go,
+// ImageService.size) while its history gives each layer's unpacked snapshot: nothing to check.
+enum class ImageSizeMeaning { layers, layers_and_metadata, packed_content };
 
 LayerSizes layer_sizes_from_history(const std::vector<std::string>& diff_ids,
                                     const std::vector<HistoryEntry>& history_newest_first,

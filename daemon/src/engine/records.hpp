@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace imagegc::engine {
@@ -36,12 +37,29 @@ struct VersionInfo {
   bool is_podman = false; // Components[].Name == "Podman Engine"
 };
 
+// Where the engine keeps its images. The containerd image store (the default for fresh installs
+// from Engine 29) differs from the classic one in what the API reports: the image ID is the digest
+// of the manifest or index an image record points at, an untagged image is a record named
+// "moby-dangling@<digest>" that the API never shows by name, the only parent link is the record
+// label "org.mobyproject.image.parent", the listing's Size sums every platform's packed content
+// and unpacked snapshots, and prune's `until` compares the record's local creation time.
+enum class ImageStore {
+  graphdriver, // the classic layer store (overlay2, vfs, ...), and Podman
+  containerd,  // the containerd image store (snapshotters)
+};
+
+std::string_view to_string(ImageStore store); // "graphdriver", "containerd"
+
 // GET /info (the parts we use).
 struct EngineInfo {
   std::string server_version;
   std::string storage_driver; // Driver
   std::string docker_root_dir;
   bool containerd_snapshotter = false; // DriverStatus driver-type io.containerd.snapshotter.v1
+
+  [[nodiscard]] ImageStore image_store() const {
+    return containerd_snapshotter ? ImageStore::containerd : ImageStore::graphdriver;
+  }
 };
 
 // One element of GET /images/json?all=1.

@@ -74,6 +74,10 @@ void compare_images(const Image& expected, const Image& actual, std::vector<std:
     lines.push_back(prefix + "last_tag_time: " + optional_text(expected.last_tag_time) +
                     " != " + optional_text(actual.last_tag_time));
   }
+  if (expected.stored_at != actual.stored_at) {
+    lines.push_back(prefix + "stored_at: " + optional_text(expected.stored_at) +
+                    " != " + optional_text(actual.stored_at));
+  }
   if (expected.labels != actual.labels) {
     lines.push_back(prefix + "labels: " + labels_text(expected.labels) +
                     " != " + labels_text(actual.labels));

@@ -44,6 +44,10 @@ struct Image {
   std::vector<std::string> digests; // "repo@sha256:...", sorted, unique
   std::int64_t created = 0;         // unix seconds
   std::optional<std::int64_t> last_tag_time;
+  // The containerd image store only: when the engine last made or updated one of the image's
+  // records (a pull, a tag, the untag that left it dangling): what that store's prune `until`
+  // compares. nullopt on the classic store, where prune compares `created`.
+  std::optional<std::int64_t> stored_at;
   std::map<std::string, std::string> labels;
   std::vector<Layer> layers; // base first; an image ID's layers never change
 

@@ -43,8 +43,9 @@ struct Facts {
   const graph::Image* image = nullptr;
   ImageState state = ImageState::dangling;
   std::size_t containers = 0;
-  std::int64_t age = 0;  // seconds since created
-  std::int64_t idle = 0; // seconds since last used
+  std::int64_t age = 0;         // seconds since created (since stored, on the containerd store)
+  const char* aged = "created"; // what `age` counts from, for reasons
+  std::int64_t idle = 0;        // seconds since last used
 };
 
 bool state_matches(StateFilter filter, const Facts& facts) {
@@ -139,7 +140,12 @@ public:
       facts.image = image;
       facts.state = m_graph.state(id);
       facts.containers = m_graph.containers_using(id);
-      facts.age = input.now - image->created;
+      // The age the engine's own prune `until` measures: the config's creation time on the
+      // classic store, the image record's local time on the containerd store (graph::Image).
+      facts.age = input.now - image->stored_at.value_or(image->created);
+      if (image->stored_at) {
+        facts.aged = "stored";
+      }
       std::int64_t last_used = std::max(image->created, image->last_tag_time.value_or(0));
       if (input.last_used) {
         last_used = std::max(last_used, input.last_used(id).value_or(0));
@@ -208,8 +214,8 @@ private:
       }
       if (protect.min_age && facts.age < protect.min_age->count()) {
         keep(id, KeepReason::protected_min_age,
-             "created " + human_duration(facts.age) + " ago, younger than protect.min_age " +
-                 human_duration(protect.min_age->count()));
+             std::string(facts.aged) + " " + human_duration(facts.age) +
+                 " ago, younger than protect.min_age " + human_duration(protect.min_age->count()));
         continue;
       }
       if (const auto it = newest.find(id); it != newest.end()) {
@@ -288,7 +294,7 @@ private:
         }
         if (rule.older_than && facts.age < rule.older_than->count()) {
           keep(id, KeepReason::younger_than,
-               prefix + "created " + human_duration(facts.age) + " ago, older_than is " +
+               prefix + facts.aged + " " + human_duration(facts.age) + " ago, older_than is " +
                    human_duration(rule.older_than->count()));
           continue;
         }
@@ -298,7 +304,7 @@ private:
                    human_duration(rule.unused_for->count()));
           continue;
         }
-        std::string reason = std::string(graph::to_string(facts.state)) + ", created " +
+        std::string reason = std::string(graph::to_string(facts.state)) + ", " + facts.aged + " " +
                              human_duration(facts.age) + " ago";
         if (rule.older_than) {
           reason += " (older_than " + human_duration(rule.older_than->count()) + ")";

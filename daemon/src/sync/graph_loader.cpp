@@ -1,6 +1,7 @@
 #include "sync/graph_loader.hpp"
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "engine/json_ingest.hpp"
 #include "sync/image_reader.hpp"
@@ -21,6 +22,32 @@ bool same_references(const graph::Image& known, const engine::ImageSummary& summ
   return known.tags == tags && known.digests == digests;
 }
 
+// One summary per image. The containerd image store of Engines 24 and 25 listed one entry per
+// image record, that is per name, each with that one name in RepoTags (moby
+// daemon/containerd/image_list.go before it grouped records by target digest); later engines
+// send one entry per ID, which this leaves as it is.
+std::vector<engine::ImageSummary> one_per_image(std::vector<engine::ImageSummary> summaries) {
+  std::vector<engine::ImageSummary> merged;
+  merged.reserve(summaries.size());
+  std::unordered_map<std::string, std::size_t> index;
+  for (engine::ImageSummary& summary : summaries) {
+    const auto [it, inserted] = index.try_emplace(summary.id, merged.size());
+    if (inserted) {
+      merged.push_back(std::move(summary));
+      continue;
+    }
+    engine::ImageSummary& first = merged[it->second];
+    first.repo_tags.insert(first.repo_tags.end(), summary.repo_tags.begin(),
+                           summary.repo_tags.end());
+    first.repo_digests.insert(first.repo_digests.end(), summary.repo_digests.begin(),
+                              summary.repo_digests.end());
+    if (first.parent_id.empty()) {
+      first.parent_id = summary.parent_id;
+    }
+  }
+  return merged;
+}
+
 } // namespace
 
 asio::awaitable<engine::Result<graph::ImageGraph>> load_graph(engine::EngineClient& client,
@@ -37,7 +64,7 @@ asio::awaitable<engine::Result<graph::ImageGraph>> load_graph(engine::EngineClie
   }
 
   graph::ImageGraph fresh;
-  for (const engine::ImageSummary& summary : *summaries) {
+  for (const engine::ImageSummary& summary : one_per_image(std::move(*summaries))) {
     const graph::Image* previous = known.find_image(summary.id);
     if (previous && same_references(*previous, summary)) {
       graph::Image image = *previous;
@@ -53,6 +80,8 @@ asio::awaitable<engine::Result<graph::ImageGraph>> load_graph(engine::EngineClie
       continue; // deleted since the listing
     }
     // The listing's ParentId is there on every API version; inspect's Parent is not (1.52+).
+    // On the containerd store both are the image record's label org.mobyproject.image.parent,
+    // the only parent link that store has (daemon/containerd/image_list.go, image_children.go).
     (*image)->parent = summary.parent_id;
     fresh.upsert_image(std::move(**image));
   }

@@ -172,6 +172,16 @@ struct GraphTracker::Impl {
       record_error("engine unavailable", version.error());
       co_return false;
     }
+    // Which image store the engine uses decides how its answers read (engine::ImageStore). An
+    // engine that does not answer /info at all keeps the store last seen (at first, classic).
+    if (auto info = co_await client.info(); !info) {
+      if (info.error().kind != engine::ErrorKind::http_status) {
+        record_error("engine unavailable", info.error());
+        co_return false;
+      }
+      spdlog::warn("GET /info failed ({}); taking the engine's image store to be {}",
+                   info.error().message, engine::to_string(client.image_store()));
+    }
 
     engine::EventStream stream(executor, endpoint);
     current_stream = &stream;
@@ -180,8 +190,9 @@ struct GraphTracker::Impl {
     engine::EventSink sink;
     sink.on_subscribed = [this] {
       ++stats.connections;
-      spdlog::info("subscribed to events at {} (API {}){}", endpoint.to_string(),
-                   client.api_version().to_string(), stats.connections > 1 ? ", reconnected" : "");
+      spdlog::info("subscribed to events at {} (API {}, {} image store){}", endpoint.to_string(),
+                   client.api_version().to_string(), engine::to_string(client.image_store()),
+                   stats.connections > 1 ? ", reconnected" : "");
       need_sync = true; // the engine keeps 256 events and sends no untag when a tag moves
       wake();
     };
@@ -301,6 +312,9 @@ bool GraphTracker::ready() const {
 }
 engine::ApiVersion GraphTracker::api_version() const {
   return m_impl->client.api_version();
+}
+engine::ImageStore GraphTracker::image_store() const {
+  return m_impl->client.image_store();
 }
 const std::string& GraphTracker::last_error() const {
   return m_impl->last_error;

@@ -60,6 +60,8 @@ public:
   // Subscribed to events and the first re-list of this connection done.
   [[nodiscard]] bool ready() const;
   [[nodiscard]] engine::ApiVersion api_version() const;
+  // The engine's image store, as /info said at the last connect.
+  [[nodiscard]] engine::ImageStore image_store() const;
   [[nodiscard]] const std::string& last_error() const;
 
   // Called on the executor after every change to the graph (a re-list or an applied event).

@@ -21,7 +21,8 @@ std::vector<std::string> sorted_unique(std::vector<std::string> values) {
 
 } // namespace
 
-graph::Image to_graph_image(const engine::ImageDetails& details, std::vector<graph::Layer> layers) {
+graph::Image to_graph_image(const engine::ImageDetails& details, std::vector<graph::Layer> layers,
+                            engine::ImageStore store) {
   graph::Image image;
   image.id = details.id;
   image.parent = details.parent;
@@ -29,6 +30,15 @@ graph::Image to_graph_image(const engine::ImageDetails& details, std::vector<gra
   image.digests = sorted_unique(details.repo_digests);
   image.created = details.created;
   image.last_tag_time = details.last_tag_time;
+  // On the containerd store, inspect's Metadata.LastTagTime is the latest UpdatedAt of the
+  // image's records (moby daemon/containerd/image_inspect.go), and containerd sets a record's
+  // UpdatedAt with its CreatedAt: for an untagged image, whose one record is its
+  // moby-dangling@ record, that is the time it became dangling. Prune's `until` compares that
+  // record time (daemon/containerd/image_list.go setupFilters: image.CreatedAt), not the
+  // config's Created, which for a pulled image is when it was built, anywhere.
+  if (store == engine::ImageStore::containerd) {
+    image.stored_at = details.last_tag_time;
+  }
   image.labels = details.labels;
   image.layers = std::move(layers);
   return image;
@@ -46,7 +56,8 @@ read_image(engine::EngineClient& client, std::string_view name, const graph::Ima
   const engine::ImageDetails& image = **details;
 
   if (const graph::Image* previous = known.find_image(image.id)) {
-    co_return std::optional<graph::Image>{to_graph_image(image, previous->layers)};
+    co_return std::optional<graph::Image>{
+        to_graph_image(image, previous->layers, client.image_store())};
   }
 
   auto history = co_await client.image_history(image.id);
@@ -56,10 +67,18 @@ read_image(engine::EngineClient& client, std::string_view name, const graph::Ima
   if (!history->has_value()) {
     co_return std::optional<graph::Image>{}; // deleted between the two calls
   }
-  const auto sizes = engine::layer_sizes_from_history(
-      image.diff_ids, **history, image.size,
-      client.is_podman() ? engine::ImageSizeMeaning::layers_and_metadata
-                         : engine::ImageSizeMeaning::layers);
+  // On the containerd store the diff IDs are the host platform's (inspect's RootFS), and each
+  // history step's Size is the unpacked snapshot of its layer chain (moby
+  // daemon/containerd/image_history.go): exactly the per-layer, chain-shared bytes the graph
+  // counts. Its Size is another measure (see ImageSizeMeaning).
+  engine::ImageSizeMeaning meaning = engine::ImageSizeMeaning::layers;
+  if (client.image_store() == engine::ImageStore::containerd) {
+    meaning = engine::ImageSizeMeaning::packed_content;
+  } else if (client.is_podman()) {
+    meaning = engine::ImageSizeMeaning::layers_and_metadata;
+  }
+  const auto sizes =
+      engine::layer_sizes_from_history(image.diff_ids, **history, image.size, meaning);
   if (!sizes.consistent) {
     spdlog::warn("image {}: layer sizes from its history do not add up to its size {}; "
                  "reclaimable figures for it may be off",
@@ -70,7 +89,8 @@ read_image(engine::EngineClient& client, std::string_view name, const graph::Ima
   for (std::size_t i = 0; i < image.diff_ids.size(); ++i) {
     layers.push_back({image.diff_ids[i], i < sizes.sizes.size() ? sizes.sizes[i] : 0});
   }
-  co_return std::optional<graph::Image>{to_graph_image(image, std::move(layers))};
+  co_return std::optional<graph::Image>{
+      to_graph_image(image, std::move(layers), client.image_store())};
 }
 
 } // namespace imagegc::sync

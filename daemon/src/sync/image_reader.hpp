@@ -16,7 +16,8 @@ namespace imagegc::sync {
 boost::asio::awaitable<engine::Result<std::optional<graph::Image>>>
 read_image(engine::EngineClient& client, std::string_view name, const graph::ImageGraph& known);
 
-// The graph form of an engine image, given its layer sizes.
-graph::Image to_graph_image(const engine::ImageDetails& details, std::vector<graph::Layer> layers);
+// The graph form of an engine image, given its layer sizes and the store it comes from.
+graph::Image to_graph_image(const engine::ImageDetails& details, std::vector<graph::Layer> layers,
+                            engine::ImageStore store = engine::ImageStore::graphdriver);
 
 } // namespace imagegc::sync
