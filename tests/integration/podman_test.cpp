@@ -439,3 +439,38 @@ build_cache:
 
 } // namespace
 } // namespace imagegc::test
+
+namespace imagegc::test {
+namespace {
+
+TEST_F(PodmanPasses, a_dry_run_says_plainly_that_the_build_cache_cannot_be_pruned) {
+  const auto policy = write_policy(R"(
+mode: dry-run
+rules:
+  - name: dangling
+    select:
+      state: dangling
+build_cache:
+  all: true
+)");
+  constexpr std::string_view k_unavailable = "build-cache pruning is not available on this engine";
+  const auto planned = run("plan --format json", policy);
+  ASSERT_EQ(planned.exit_code, 0) << planned.output;
+  const auto plan = plan_document(planned.output);
+  EXPECT_EQ(plan["build_cache"]["requested"], true);
+  EXPECT_EQ(plan["build_cache"]["available"], false);
+  EXPECT_EQ(plan["build_cache"]["note"].get<std::string>().rfind(k_unavailable, 0), 0u)
+      << planned.output;
+  const auto table = run("plan", policy);
+  ASSERT_EQ(table.exit_code, 0) << table.output;
+  EXPECT_NE(table.output.find("build cache: " + std::string(k_unavailable)), std::string::npos)
+      << table.output;
+
+  const auto result = run("once", policy);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find(k_unavailable), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("would prune the build cache"), std::string::npos) << result.output;
+}
+
+} // namespace
+} // namespace imagegc::test

@@ -30,6 +30,7 @@ struct Snapshot {
   engine::ApiVersion api_version;
   engine::EngineInfo info;
   graph::ImageGraph graph;
+  bool build_prune_available = true;
 };
 
 // Connects, syncs once and hands the snapshot to `use`. Errors go to stderr; returns the exit
@@ -60,7 +61,8 @@ template <class Use> int with_snapshot(const GlobalOptions& global, Use use) {
       error = graph.error().message;
       co_return;
     }
-    snapshot = Snapshot{*version, std::move(*info), std::move(*graph)};
+    snapshot =
+        Snapshot{*version, std::move(*info), std::move(*graph), gc::build_prune_available(client)};
   };
   asio::co_spawn(io, read(), [](std::exception_ptr thrown) {
     if (thrown) {
@@ -79,16 +81,17 @@ template <class Use> int with_snapshot(const GlobalOptions& global, Use use) {
 
 int graph_command(const GlobalOptions& global, OutputFormat format) {
   return with_snapshot(global, [&](const Snapshot& snapshot) {
+    const EngineSummary engine{snapshot.api_version, snapshot.info.storage_driver,
+                               snapshot.info.image_store()};
     switch (format) {
     case OutputFormat::table:
-      std::cout << render_table(snapshot.graph);
+      std::cout << render_table(snapshot.graph, engine);
       break;
     case OutputFormat::json:
-      std::cout << render_json(snapshot.graph,
-                               {snapshot.api_version, snapshot.info.storage_driver});
+      std::cout << render_json(snapshot.graph, engine);
       break;
     case OutputFormat::tree:
-      std::cout << render_tree(snapshot.graph);
+      std::cout << render_tree(snapshot.graph, engine);
       break;
     }
     return 0;
@@ -109,7 +112,7 @@ int plan_command(const GlobalOptions& global, const std::string& config_path,
         have_state ? gc::StateStore::open(state_dir, report) : gc::StateStore::in_memory();
     const gc::PassInput input{*policy, snapshot.graph,
                               [&](std::string_view id) { return state->last_used(id); },
-                              snapshot.info.docker_root_dir};
+                              snapshot.info.docker_root_dir, snapshot.build_prune_available};
     const auto plan = gc::plan_now(input, gc::disk_stats(snapshot.info.docker_root_dir));
     std::cout << (format == OutputFormat::json ? render_plan_json(plan) : render_plan_table(plan));
     return 0;

@@ -179,7 +179,7 @@ private:
   policy::Plan current_plan() const {
     const gc::PassInput input{m_policy, m_tracker.graph(),
                               [this](std::string_view id) { return m_state->last_used(id); },
-                              m_data_root};
+                              m_data_root, gc::build_prune_available(m_client)};
     return gc::plan_now(input, gc::disk_stats(m_data_root));
   }
 
@@ -204,6 +204,7 @@ private:
     if (!m_tracker.ready()) {
       return;
     }
+    m_metrics.set_image_store(engine::to_string(m_tracker.image_store()));
     m_metrics.update_graph(m_tracker.graph());
     m_metrics.update_disk(gc::disk_stats(m_data_root));
     if (SteadyClock::now() - m_last_plan_metrics >= std::chrono::seconds(1)) {
@@ -385,7 +386,7 @@ private:
     }
     const gc::PassInput input{m_policy, m_tracker.graph(),
                               [this](std::string_view id) { return m_state->last_used(id); },
-                              m_data_root};
+                              m_data_root, gc::build_prune_available(m_client)};
     const gc::PassReport report = co_await gc::run_pass(m_client, input);
     using Kind = gc::ExecutionReport::Outcome::Kind;
     for (const auto& outcome : report.execution.outcomes) {
@@ -400,6 +401,7 @@ private:
     const double seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
     m_metrics.record_pass(trigger, !report.execution.stopped_early, seconds, report.execution,
                           SystemClock::to_time_t(SystemClock::now()));
+    m_metrics.record_build_cache_step(gc::to_string(report.build_cache_outcome));
     if (auto usage = co_await m_client.disk_usage(); usage) {
       std::int64_t reclaimable = 0;
       std::int64_t other = 0;

@@ -49,8 +49,19 @@ std::string totals_text(const graph::ImageGraph& graph) {
 
 } // namespace
 
-std::string render_table(const graph::ImageGraph& graph) {
+std::string engine_header(const EngineSummary& engine) {
+  return "engine: API " + engine.api_version.to_string() + ", " +
+         std::string(engine::to_string(engine.image_store)) + " image store (" +
+         (engine.storage_driver.empty() ? std::string("unknown driver") : engine.storage_driver) +
+         ")\n";
+}
+
+std::string render_table(const graph::ImageGraph& graph,
+                         const std::optional<EngineSummary>& engine) {
   std::ostringstream out;
+  if (engine) {
+    out << engine_header(*engine) << '\n';
+  }
   char line[256];
   std::snprintf(line, sizeof line, "%-12s  %-12s  %10s  %10s  %-20s  %s\n", "IMAGE ID", "STATE",
                 "SIZE", "UNIQUE", "CREATED", "TAGS");
@@ -94,7 +105,8 @@ std::string render_json(const graph::ImageGraph& graph, const EngineSummary& eng
   }
   nlohmann::ordered_json document;
   document["engine"] = {{"api_version", engine.api_version.to_string()},
-                        {"storage_driver", engine.storage_driver}};
+                        {"storage_driver", engine.storage_driver},
+                        {"image_store", engine::to_string(engine.image_store)}};
   document["images"] = std::move(images);
   document["totals"] = {{"images", graph.image_count()},
                         {"containers", graph.container_count()},
@@ -105,8 +117,12 @@ std::string render_json(const graph::ImageGraph& graph, const EngineSummary& eng
   return document.dump(2) + "\n";
 }
 
-std::string render_tree(const graph::ImageGraph& graph) {
+std::string render_tree(const graph::ImageGraph& graph,
+                        const std::optional<EngineSummary>& engine) {
   std::ostringstream out;
+  if (engine) {
+    out << engine_header(*engine) << '\n';
+  }
   std::vector<std::string> roots;
   for (const auto& id : graph.image_ids()) {
     const graph::Image& image = *graph.find_image(id);

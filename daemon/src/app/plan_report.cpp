@@ -35,6 +35,9 @@ std::string render_plan_table(const policy::Plan& plan) {
     out << "; limits left some deletions for the next run";
   }
   out << '\n';
+  if (plan.build_cache.requested) {
+    out << "build cache: " << plan.build_cache.note << '\n';
+  }
   return out.str();
 }
 
@@ -62,6 +65,9 @@ std::string render_plan_json(const policy::Plan& plan) {
   document["reclaim_bytes"] = plan.reclaim_bytes;
   document["pressure"] = plan.pressure;
   document["limited"] = plan.limited;
+  document["build_cache"] = {{"requested", plan.build_cache.requested},
+                             {"available", plan.build_cache.available},
+                             {"note", plan.build_cache.note}};
   return document.dump(2) + "\n";
 }
 

@@ -10,7 +10,8 @@ namespace imagegc::app {
 
 std::string render_plan_table(const policy::Plan& plan);
 // {"deletions": [{id, tags, rule, reason, bytes, pressure, orphaned_parents}],
-//  "kept": [{id, tags, reason, why}], "reclaim_bytes", "pressure", "limited"}
+//  "kept": [{id, tags, reason, why}], "reclaim_bytes", "pressure", "limited",
+//  "build_cache": {requested, available, note}}
 std::string render_plan_json(const policy::Plan& plan);
 
 } // namespace imagegc::app

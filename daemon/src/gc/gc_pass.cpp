@@ -15,6 +15,27 @@ namespace {
 
 constexpr int k_http_not_found = 404;
 
+constexpr std::string_view k_unavailable_note =
+    "build-cache pruning is not available on this engine (it has no POST /build/prune): "
+    "build_cache is not applied";
+
+policy::BuildCacheStep build_cache_step(const PassInput& input) {
+  policy::BuildCacheStep step;
+  step.requested = input.policy.build_cache.enabled;
+  step.available = input.build_prune_available;
+  if (!step.requested) {
+    return step;
+  }
+  if (!step.available) {
+    step.note = k_unavailable_note;
+  } else if (input.policy.mode == policy::Mode::dry_run) {
+    step.note = "dry-run: would prune the build cache";
+  } else {
+    step.note = "prunes the build cache";
+  }
+  return step;
+}
+
 std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -23,9 +44,31 @@ std::int64_t unix_now() {
 
 } // namespace
 
+std::string_view to_string(BuildCacheOutcome outcome) {
+  switch (outcome) {
+  case BuildCacheOutcome::not_requested:
+    return "not_requested";
+  case BuildCacheOutcome::would_prune:
+    return "would_prune";
+  case BuildCacheOutcome::pruned:
+    return "pruned";
+  case BuildCacheOutcome::unavailable:
+    return "unavailable";
+  case BuildCacheOutcome::failed:
+    return "failed";
+  }
+  return "unknown";
+}
+
+bool build_prune_available(const engine::EngineClient& client) {
+  return !client.is_podman();
+}
+
 policy::Plan plan_now(const PassInput& input, const std::optional<policy::DiskStats>& disk) {
-  return policy::make_plan(
+  policy::Plan plan = policy::make_plan(
       policy::PlanInput{input.graph, input.policy, unix_now(), disk, input.last_used});
+  plan.build_cache = build_cache_step(input);
+  return plan;
 }
 
 engine::BuildPruneOptions build_prune_options(const policy::BuildCachePolicy& policy) {
@@ -50,7 +93,9 @@ asio::awaitable<PassReport> run_pass(engine::EngineClient& client, const PassInp
         (input.data_root.empty() ? std::string("(unknown)") : input.data_root) +
         " is not visible here: pressure rules are not applied");
   }
-  report.plan = plan_now(input, report.disk);
+  PassInput effective = input;
+  effective.build_prune_available = input.build_prune_available && build_prune_available(client);
+  report.plan = plan_now(effective, report.disk);
   ExecutionOptions options;
   options.mode = input.policy.mode;
   options.max_duration = input.policy.limits.max_duration;
@@ -58,7 +103,12 @@ asio::awaitable<PassReport> run_pass(engine::EngineClient& client, const PassInp
 
   const policy::BuildCachePolicy& cache = input.policy.build_cache;
   if (cache.enabled && !report.execution.stopped_early) {
-    if (input.policy.mode == policy::Mode::dry_run) {
+    if (!effective.build_prune_available) {
+      // Never attempted, in either mode: a dry run must not promise what the engine cannot do.
+      report.build_cache_outcome = BuildCacheOutcome::unavailable;
+      report.warnings.emplace_back(k_unavailable_note);
+    } else if (input.policy.mode == policy::Mode::dry_run) {
+      report.build_cache_outcome = BuildCacheOutcome::would_prune;
       spdlog::info("dry-run: would prune the build cache");
     } else {
       std::vector<std::string> dropped;
@@ -70,13 +120,15 @@ asio::awaitable<PassReport> run_pass(engine::EngineClient& client, const PassInp
       }
       if (!pruned && pruned.error().kind == engine::ErrorKind::http_status &&
           pruned.error().http_status == k_http_not_found) {
-        report.warnings.push_back("build-cache pruning is not available on this engine (it has "
-                                  "no POST /build/prune): build_cache is not applied");
+        report.build_cache_outcome = BuildCacheOutcome::unavailable;
+        report.warnings.emplace_back(k_unavailable_note);
       } else if (pruned) {
+        report.build_cache_outcome = BuildCacheOutcome::pruned;
         spdlog::info("build cache: {} entries pruned, {} bytes reclaimed",
                      pruned->caches_deleted.size(), pruned->space_reclaimed);
         report.build_cache = std::move(*pruned);
       } else {
+        report.build_cache_outcome = BuildCacheOutcome::failed;
         report.warnings.push_back("build cache prune failed: " + pruned.error().message);
       }
     }

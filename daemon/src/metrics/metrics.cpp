@@ -134,6 +134,17 @@ struct Metrics::Impl {
                                                          .Name("imagegc_policy_reloads_total")
                                                          .Help("Policy reloads, by result")
                                                          .Register(registry);
+  prometheus::Family<prometheus::Counter>& build_cache_steps =
+      BuildCounter()
+          .Name("imagegc_build_cache_prunes_total")
+          .Help("Build-cache steps of passes, by outcome: pruned, would_prune (dry-run), "
+                "unavailable (the engine cannot prune its build cache, e.g. Podman), failed")
+          .Register(registry);
+  prometheus::Family<prometheus::Gauge>& engine_info =
+      BuildGauge()
+          .Name("imagegc_engine_info")
+          .Help("1 for the image store the engine uses (graphdriver or containerd), else 0")
+          .Register(registry);
   prometheus::Family<prometheus::Gauge>& build_info = BuildGauge()
                                                           .Name("imagegc_build_info")
                                                           .Help("Always 1; the version is a label")
@@ -167,6 +178,12 @@ Metrics::Metrics(std::string_view version) : m_impl(std::make_unique<Impl>()) {
   }
   for (const char* reclaimable : {"true", "false"}) {
     m_impl->build_cache.Add({{"reclaimable", reclaimable}});
+  }
+  for (const char* outcome : {"pruned", "would_prune", "unavailable", "failed"}) {
+    m_impl->build_cache_steps.Add({{"outcome", outcome}});
+  }
+  for (const char* store : {"graphdriver", "containerd"}) {
+    m_impl->engine_info.Add({{"image_store", store}});
   }
 }
 
@@ -271,6 +288,19 @@ void Metrics::update_disk(const std::optional<policy::DiskStats>& disk) {
 void Metrics::update_build_cache(std::int64_t reclaimable_bytes, std::int64_t other_bytes) {
   m_impl->build_cache.Add({{"reclaimable", "true"}}).Set(static_cast<double>(reclaimable_bytes));
   m_impl->build_cache.Add({{"reclaimable", "false"}}).Set(static_cast<double>(other_bytes));
+}
+
+void Metrics::record_build_cache_step(std::string_view outcome) {
+  if (outcome == "not_requested") {
+    return;
+  }
+  m_impl->build_cache_steps.Add({{"outcome", std::string(outcome)}}).Increment();
+}
+
+void Metrics::set_image_store(std::string_view store) {
+  for (const char* known : {"graphdriver", "containerd"}) {
+    m_impl->engine_info.Add({{"image_store", known}}).Set(store == known ? 1 : 0);
+  }
 }
 
 void Metrics::record_policy_reload(bool success) {

@@ -35,6 +35,11 @@ public:
                    const gc::ExecutionReport& report, std::int64_t finished_unix);
   void update_disk(const std::optional<policy::DiskStats>& disk);
   void update_build_cache(std::int64_t reclaimable_bytes, std::int64_t other_bytes);
+  // What a pass's build-cache step came to (gc::to_string(BuildCacheOutcome)); not_requested is
+  // not counted.
+  void record_build_cache_step(std::string_view outcome);
+  // The engine's image store ("graphdriver" or "containerd"), as imagegc_engine_info.
+  void set_image_store(std::string_view store);
   void record_policy_reload(bool success);
 
   // The text exposition format 0.0.4.

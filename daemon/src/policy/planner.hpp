@@ -67,6 +67,14 @@ struct KeptImage {
   std::string reason;
 };
 
+// What a pass does about the build cache, as its plan reports it. The planner leaves it empty;
+// gc::plan_now fills it in, knowing the engine.
+struct BuildCacheStep {
+  bool requested = false; // the policy has a build_cache section
+  bool available = true;  // the engine can prune its build cache (Podman has no POST /build/prune)
+  std::string note;       // what the pass does about it, in words; empty when not requested
+};
+
 struct Plan {
   std::vector<PlannedDeletion> deletions; // in the order to run them: children first
   std::vector<KeptImage> kept;            // sorted by image ID
@@ -74,6 +82,7 @@ struct Plan {
   bool pressure = false;                  // the disk was above the high watermark
   std::int64_t pressure_goal_bytes = 0;   // what reaching the low watermark needs
   bool limited = false;                   // the run's limits left selected images for later
+  BuildCacheStep build_cache;
 };
 
 Plan make_plan(const PlanInput& input);
