@@ -302,6 +302,17 @@ struct FakeEngine::Impl {
       return it->second;
     }
     std::string hex = name.starts_with("sha256:") ? name.substr(7) : name;
+    // containerd store: an untagged image's record is named moby-dangling@<ID>, and naming it
+    // deletes by ID (daemon/containerd/image_delete.go, explicitDanglingRef).
+    if (constexpr std::string_view k_dangling = "moby-dangling@sha256:";
+        options.containerd_store && name.starts_with(k_dangling)) {
+      const auto it = images.find(name.substr(k_dangling.size() - 7));
+      if (it == images.end() || !it->second.tags.empty()) {
+        return std::nullopt;
+      }
+      by_id = true;
+      return it->first;
+    }
     if (hex.empty() || hex.size() > 64 ||
         hex.find_first_not_of("0123456789abcdef") != std::string::npos) {
       return std::nullopt;
@@ -334,7 +345,22 @@ struct FakeEngine::Impl {
     return nullptr;
   }
 
+  std::int64_t now_seconds() const { return now_nano() / 1'000'000'000; }
+
+  // An untag event's attributes. The fake keeps references in Docker's familiar form already.
+  std::map<std::string, std::string> untag_attributes(const std::string& id,
+                                                      const std::string& reference) const {
+    // moby daemon/containerd/image_events.go logImageEvent: the target digest and the name.
+    if (options.containerd_store) {
+      return {{"name", reference}};
+    }
+    return {{"name", id}};
+  }
+
   void insert_image(FakeImage image) {
+    if (options.containerd_store && image.stored_at == 0) {
+      image.stored_at = now_seconds();
+    }
     if (!image.parent.empty()) {
       children[image.parent].insert(image.id);
     }
@@ -355,6 +381,11 @@ struct FakeEngine::Impl {
     if (auto image = images.find(it->second); image != images.end()) {
       auto& list = is_digest_reference(reference) ? image->second.digests : image->second.tags;
       list.erase(std::remove(list.begin(), list.end(), reference), list.end());
+      // containerd store: the last name gone, a moby-dangling@ record is made now
+      // (daemon/containerd/soft_delete.go ensureDanglingImage).
+      if (options.containerd_store && image->second.tags.empty()) {
+        image->second.stored_at = now_seconds();
+      }
     }
     references.erase(it);
     changed();
@@ -447,7 +478,94 @@ struct FakeEngine::Impl {
     return std::nullopt;
   }
 
+  // moby daemon/containerd/image_delete.go ImageDelete, without force: a reference among others
+  // is only untagged; the last one, or a delete by ID, deletes the image unless a container uses
+  // it (by ID: unless it has several names). No check for child images: an untagged parent goes
+  // with the child, whatever other children it has, and a tagged image with children leaves a
+  // moby-dangling@ record behind (and still answers Deleted).
+  FakeDeleteResult remove_image_containerd(const std::string& name, bool prune) {
+    FakeDeleteResult result;
+    bool by_id = false;
+    const auto resolved = resolve(name, by_id);
+    if (!resolved) {
+      return {404, {}, {}, "No such image: " + name};
+    }
+    const std::string id = *resolved;
+    const std::size_t records = std::max<std::size_t>(images.at(id).tags.size(), 1);
+    if (!by_id) {
+      const std::string reference = normalize_reference(name);
+      if (records > 1) {
+        take_reference(reference);
+        result.untagged.push_back(reference);
+        emit("image", "untag", id, untag_attributes(id, reference));
+        return result;
+      }
+      if (const auto* user = container_using(id, std::nullopt)) {
+        return {409,
+                {},
+                {},
+                "conflict: unable to delete " + reference + " (must be forced) - container " +
+                    short_id(user->id) + " is using its referenced image " + short_id(id)};
+      }
+    }
+    if (const auto* running = container_using(id, true)) {
+      return {409,
+              {},
+              {},
+              "conflict: unable to delete " + short_id(id) +
+                  " (cannot be forced) - image is being used by running container " +
+                  short_id(running->id)};
+    }
+    if (const auto* stopped = container_using(id, false)) {
+      return {409,
+              {},
+              {},
+              "conflict: unable to delete " + short_id(id) +
+                  " (must be forced) - image is being used by stopped container " +
+                  short_id(stopped->id)};
+    }
+    if (records > 1) {
+      return {409,
+              {},
+              {},
+              "conflict: unable to delete " + short_id(id) +
+                  " (must be forced) - image is referenced in multiple repositories"};
+    }
+    std::vector<std::string> parents;
+    for (std::string parent = images.at(id).parent; prune && !parent.empty();) {
+      const auto it = images.find(parent);
+      if (it == images.end()) {
+        break;
+      }
+      parents.push_back(parent);
+      parent = it->second.parent;
+    }
+    const bool had_name = !images.at(id).tags.empty();
+    for (const auto& reference : std::vector<std::string>(images.at(id).tags)) {
+      take_reference(reference);
+      result.untagged.push_back(reference);
+      emit("image", "untag", id, untag_attributes(id, reference));
+    }
+    if (!(had_name && has_children(id))) {
+      erase_image(id);
+    }
+    result.deleted.push_back(id);
+    emit("image", "delete", id, {{"name", id}});
+    for (const auto& parent : parents) {
+      if (!images.at(parent).tags.empty() || container_using(parent, std::nullopt) != nullptr) {
+        break;
+      }
+      erase_image(parent);
+      result.deleted.push_back(parent);
+      emit("image", "delete", parent, {{"name", parent}});
+    }
+    return result;
+  }
+
   FakeDeleteResult remove_image(const std::string& name, bool prune) {
+    if (options.containerd_store) {
+      return remove_image_containerd(name, prune);
+    }
     FakeDeleteResult result;
     bool by_id = false;
     const auto resolved = resolve(name, by_id);
@@ -571,7 +689,55 @@ struct FakeEngine::Impl {
     return size;
   }
 
+  // containerd store: repo@<ID> for each repository the image has a name in (moby
+  // daemon/containerd/image_inspect.go collectRepoTagsAndDigests).
+  std::vector<std::string> containerd_digests(const FakeImage& image) const {
+    std::set<std::string> digests;
+    for (const auto& tag : image.tags) {
+      digests.insert(repository_of(tag) + "@" + image.id);
+    }
+    return {digests.begin(), digests.end()};
+  }
+
+  // containerd store: the index an image record points at (API 1.48+ Descriptor).
+  static Json index_descriptor(const FakeImage& image) {
+    return {{"mediaType", "application/vnd.oci.image.index.v1+json"},
+            {"digest", image.id},
+            {"size", 856}};
+  }
+
+  // One element of GET /images/json on the containerd store (daemon/containerd/image_list.go,
+  // imageSummary): Size sums every platform's content and unpacked snapshots, Containers is
+  // counted, ParentId is the record's parent label, Labels is {} rather than null.
+  Json containerd_image_summary(const FakeImage& image) const {
+    const std::int64_t size = image_size(image) + image.packed_bytes + image.other_platforms_bytes;
+    Json tags = image.tags;
+    if (api < engine::ApiVersion{1, 43} && image.tags.empty()) {
+      tags = Json::array({"<none>:<none>"});
+    }
+    const auto users = container_counts().find(image.id);
+    Json summary = {{"Id", image.id},
+                    {"ParentId", image.parent},
+                    {"RepoTags", tags},
+                    {"RepoDigests", containerd_digests(image)},
+                    {"Created", image.created},
+                    {"Size", size},
+                    {"SharedSize", -1},
+                    {"Labels", image.labels},
+                    {"Containers", users == container_counts().end() ? 0 : users->second}};
+    if (api < engine::ApiVersion{1, 44}) {
+      summary["VirtualSize"] = size;
+    }
+    if (api >= engine::ApiVersion{1, 48}) {
+      summary["Descriptor"] = index_descriptor(image);
+    }
+    return summary;
+  }
+
   Json image_summary(const FakeImage& image) const {
+    if (options.containerd_store) {
+      return containerd_image_summary(image);
+    }
     const std::int64_t size = image_size(image);
     Json tags = image.tags;
     Json digests = image.digests;
@@ -654,6 +820,22 @@ struct FakeEngine::Impl {
     }
     if (api < engine::ApiVersion{1, 44}) {
       details["VirtualSize"] = size;
+    }
+    if (options.containerd_store) {
+      // daemon/containerd/image_inspect.go: Size is the host platform's packed content,
+      // LastTagTime the latest UpdatedAt of the image's records, GraphDriver the snapshotter.
+      details["RepoDigests"] = containerd_digests(image);
+      details["Size"] = image.packed_bytes;
+      details["GraphDriver"] = {{"Name", "overlayfs"}, {"Data", nullptr}};
+      details["Metadata"] = {{"LastTagTime", rfc3339(image.stored_at)}};
+      if (api >= engine::ApiVersion{1, 44}) {
+        details.erase("VirtualSize");
+      } else {
+        details["VirtualSize"] = image.packed_bytes;
+      }
+      if (api >= engine::ApiVersion{1, 48}) {
+        details["Descriptor"] = index_descriptor(image);
+      }
     }
     return details;
   }
@@ -755,14 +937,18 @@ struct FakeEngine::Impl {
                     .dump()};
       }
       if (path == "/info") {
-        return {200,
-                Json{{"ServerVersion", options.server_version},
-                     {"Driver", "overlay2"},
-                     {"DockerRootDir", directory},
-                     {"DriverStatus", Json::array({Json::array({"Backing Filesystem", "extfs"})})},
-                     {"Images", images.size()},
-                     {"Containers", containers.size()}}
-                    .dump()};
+        // The containerd store's DriverStatus: daemon/containerd/service.go LayerStoreStatus.
+        const Json driver_status =
+            options.containerd_store
+                ? Json::array({Json::array({"driver-type", "io.containerd.snapshotter.v1"})})
+                : Json::array({Json::array({"Backing Filesystem", "extfs"})});
+        return {200, Json{{"ServerVersion", options.server_version},
+                          {"Driver", options.containerd_store ? "overlayfs" : "overlay2"},
+                          {"DockerRootDir", directory},
+                          {"DriverStatus", driver_status},
+                          {"Images", images.size()},
+                          {"Containers", containers.size()}}
+                         .dump()};
       }
       if (path == "/images/json") {
         bool dangling_only = false;
@@ -1204,6 +1390,9 @@ void FakeEngine::tag(const std::string& image_id, const std::string& reference) 
     impl.take_reference(normalized);
     it->second.tags.push_back(normalized);
     impl.references[normalized] = image_id;
+    if (impl.options.containerd_store) {
+      it->second.stored_at = impl.now_seconds(); // a new record: daemon/containerd/image_tag.go
+    }
     impl.changed();
     impl.emit("image", "tag", image_id, {{"name", normalized}});
   });
@@ -1219,7 +1408,7 @@ void FakeEngine::untag(const std::string& reference) {
     }
     const std::string id = it->second;
     impl.take_reference(normalized);
-    impl.emit("image", "untag", id, {{"name", id}});
+    impl.emit("image", "untag", id, impl.untag_attributes(id, normalized));
   });
 }
 

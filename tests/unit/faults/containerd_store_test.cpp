@@ -1,0 +1,271 @@
+// imagegc against the fake engine answering as one with the containerd image store
+// (FakeEngineOptions::containerd_store; no such engine runs here): the tracker's graph equals the
+// scripted state and, as the engine changes, a fresh sync; a dangling rule deletes only the
+// images dangling for long enough by their records' local time; an image in use is never deleted.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <gtest/gtest.h>
+
+#include "engine/engine_client.hpp"
+#include "gc/gc_pass.hpp"
+#include "policy/policy_loader.hpp"
+#include "support/fake_engine.hpp"
+#include "support/running_tracker.hpp"
+#include "sync/graph_loader.hpp"
+
+namespace imagegc::test {
+namespace {
+
+namespace asio = boost::asio;
+using Kind = gc::ExecutionReport::Outcome::Kind;
+
+constexpr std::int64_t k_hour = 3600;
+
+std::int64_t unix_now() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+std::string hex_id(int serial) {
+  char hex[65];
+  std::snprintf(hex, sizeof hex, "%064x", serial);
+  return std::string("sha256:") + hex;
+}
+
+FakeLayer layer(int serial, std::int64_t size) {
+  return {hex_id(0x100000 + serial), size};
+}
+
+// Connects as `imagegc graph` does (negotiate, /info for the store) and runs `use(client)`.
+template <class Result, class Use> Result with_client(const FakeEngine& fake, Use use) {
+  asio::io_context io;
+  auto future = asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<Result> {
+        engine::EngineClient client(io.get_executor(), fake.endpoint());
+        if (auto negotiated = co_await client.negotiate(); !negotiated) {
+          throw std::runtime_error(negotiated.error().message);
+        }
+        if (auto info = co_await client.info(); !info) {
+          throw std::runtime_error(info.error().message);
+        }
+        co_return co_await use(client);
+      },
+      asio::use_future);
+  io.run();
+  return future.get();
+}
+
+graph::ImageGraph fresh_sync(const FakeEngine& fake) {
+  return with_client<graph::ImageGraph>(
+      fake, [](engine::EngineClient& client) -> asio::awaitable<graph::ImageGraph> {
+        auto loaded = co_await sync::load_graph(client, graph::ImageGraph{});
+        if (!loaded) {
+          throw std::runtime_error(loaded.error().message);
+        }
+        co_return std::move(*loaded);
+      });
+}
+
+FakeEngineOptions containerd_engine() {
+  FakeEngineOptions options;
+  options.api_version = {1, 52};
+  options.server_version = "29.1.0";
+  options.containerd_store = true;
+  return options;
+}
+
+// A host on the containerd store: a base image, a legacy build on it (an untagged step whose
+// child is tagged), an image an old build left dangling two days ago, one whose tag moved off it
+// ten minutes ago (built three years ago), and two images containers use: one tagged with a
+// running container, one dangling with a stopped one.
+class ContainerdStore : public ::testing::Test {
+protected:
+  void SetUp() override {
+    const std::int64_t now = unix_now();
+    const std::int64_t built = now - 3 * 365 * 24 * k_hour;
+    base = image(1, "", {layer(1, 5'000'000)}, {"alpine:latest"}, built, now - 72 * k_hour);
+    step = image(2, base.id, {layer(1, 5'000'000), layer(2, 20'000)}, {}, built, now - k_hour);
+    app = image(3, step.id, {layer(1, 5'000'000), layer(2, 20'000), layer(3, 300)}, {"app:1"},
+                built, now - k_hour);
+    old_dangling =
+        image(4, "", {layer(1, 5'000'000), layer(4, 70'000)}, {}, built, now - 48 * k_hour);
+    new_dangling = image(5, "", {layer(1, 5'000'000), layer(5, 80'000)}, {}, built, now - 600);
+    web = image(6, "", {layer(6, 900'000)}, {"web:1"}, built, now - 72 * k_hour);
+    used_dangling = image(7, "", {layer(7, 60'000)}, {}, built, now - 72 * k_hour);
+    for (const FakeImage* each :
+         {&base, &step, &app, &old_dangling, &new_dangling, &web, &used_dangling}) {
+      fake.add_image(*each, false);
+    }
+    fake.add_container({std::string(64, 'a'), web.id, "web:1", "web", true, now - k_hour});
+    fake.add_container(
+        {std::string(64, 'b'), used_dangling.id, used_dangling.id, "old", false, now - k_hour});
+  }
+
+  static FakeImage image(int serial, const std::string& parent, std::vector<FakeLayer> layers,
+                         std::vector<std::string> tags, std::int64_t created,
+                         std::int64_t stored_at) {
+    FakeImage result;
+    result.id = hex_id(serial);
+    result.parent = parent;
+    result.layers = std::move(layers);
+    result.tags = std::move(tags);
+    result.created = created;
+    result.stored_at = stored_at;
+    result.packed_bytes = 4096 + serial;
+    result.other_platforms_bytes = 1'000'000;
+    return result;
+  }
+
+  gc::PassReport pass(std::string_view policy_text) {
+    auto policy = policy::parse_policy(policy_text, "policy.yaml");
+    if (!policy) {
+      throw std::runtime_error(policy.error().front().to_string());
+    }
+    return with_client<gc::PassReport>(
+        fake, [&](engine::EngineClient& client) -> asio::awaitable<gc::PassReport> {
+          auto graph = co_await sync::load_graph(client, graph::ImageGraph{});
+          if (!graph) {
+            throw std::runtime_error(graph.error().message);
+          }
+          const gc::PassInput input{*policy, *graph, {}, fake.directory()};
+          co_return co_await gc::run_pass(client, input);
+        });
+  }
+
+  bool present(const std::string& id) const {
+    const auto images = fake.images();
+    return std::any_of(images.begin(), images.end(),
+                       [&](const FakeImage& image) { return image.id == id; });
+  }
+
+  FakeEngine fake{containerd_engine()};
+  FakeImage base, step, app, old_dangling, new_dangling, web, used_dangling;
+};
+
+TEST_F(ContainerdStore, a_sync_reads_the_scripted_state) {
+  RunningTracker tracker(fake.endpoint(), {});
+  ASSERT_TRUE(tracker.wait_for([](const sync::GraphTracker& t) { return t.ready(); }));
+  EXPECT_EQ(tracker.read([](const sync::GraphTracker& t) { return t.image_store(); }),
+            engine::ImageStore::containerd);
+  const auto graph = tracker.read([](const sync::GraphTracker& t) { return t.graph(); });
+  ASSERT_EQ(graph.image_count(), 7u);
+  for (const FakeImage& scripted : fake.images()) {
+    const graph::Image* image = graph.find_image(scripted.id);
+    ASSERT_NE(image, nullptr) << scripted.id;
+    EXPECT_EQ(image->parent, scripted.parent) << "the parent label, " << scripted.id;
+    EXPECT_EQ(image->tags, scripted.tags);
+    EXPECT_EQ(image->created, scripted.created);
+    EXPECT_EQ(image->stored_at, std::optional<std::int64_t>(scripted.stored_at));
+    ASSERT_EQ(image->layers.size(), scripted.layers.size());
+    for (std::size_t i = 0; i < scripted.layers.size(); ++i) {
+      EXPECT_EQ(image->layers[i].diff_id, scripted.layers[i].diff_id);
+      EXPECT_EQ(image->layers[i].size, scripted.layers[i].size)
+          << "the snapshot, not the listing's Size summed over platforms";
+    }
+  }
+  EXPECT_EQ(graph.find_image(base.id)->digests, std::vector<std::string>{"alpine@" + base.id});
+  EXPECT_EQ(graph.state(step.id), graph::ImageState::intermediate);
+  EXPECT_EQ(graph.state(old_dangling.id), graph::ImageState::dangling);
+  EXPECT_EQ(graph.state(used_dangling.id), graph::ImageState::dangling);
+  EXPECT_EQ(graph.dangling_images(),
+            (std::vector<std::string>{old_dangling.id, new_dangling.id, used_dangling.id}));
+  EXPECT_EQ(graph.layers_bytes(), 5'000'000 + 20'000 + 300 + 70'000 + 80'000 + 900'000 + 60'000);
+  EXPECT_EQ(graph.dangling_reclaimable_bytes(), 70'000 + 80'000);
+}
+
+TEST_F(ContainerdStore, events_keep_the_graph_equal_to_a_fresh_sync) {
+  RunningTracker tracker(fake.endpoint(), {});
+  ASSERT_TRUE(tracker.wait_for([](const sync::GraphTracker& t) { return t.ready(); }));
+
+  // A rebuild moves app:1 to another image: no untag for the old one, which is left dangling.
+  fake.tag(new_dangling.id, "app:1");
+  // Refused while a container runs it, then deleted by tag once the container is gone.
+  EXPECT_EQ(fake.remove_image("web:1").status, 409);
+  fake.remove_container(std::string(64, 'a'));
+  const auto web_deleted = fake.remove_image("web:1");
+  EXPECT_EQ(web_deleted.status, 200);
+  EXPECT_EQ(web_deleted.deleted, std::vector<std::string>{web.id});
+  // The old app by its dangling record's name: by ID, and its untagged parent goes with it.
+  const auto app_deleted = fake.remove_image("moby-dangling@" + app.id);
+  EXPECT_EQ(app_deleted.deleted, (std::vector<std::string>{app.id, step.id}));
+  // A second name, then the first one goes: an untag keyed by the digest.
+  fake.tag(base.id, "alpine:3.20");
+  fake.untag("alpine:latest");
+  fake.add_image(image(8, "", {layer(8, 1234)}, {"new:1"}, unix_now(), 0));
+
+  const graph::ImageGraph expected = fresh_sync(fake);
+  EXPECT_EQ(expected.image_count(), 5u);
+  EXPECT_TRUE(tracker.wait_for([&](const sync::GraphTracker& t) {
+    return graph::ImageGraph::differences(expected, t.graph()).empty();
+  })) << tracker.read([&](const sync::GraphTracker& t) {
+    const auto lines = graph::ImageGraph::differences(expected, t.graph());
+    return lines.empty() ? std::string() : lines.front();
+  });
+  EXPECT_EQ(tracker.stats().resync_corrections, 0u);
+}
+
+TEST_F(ContainerdStore, a_dangling_rule_deletes_only_images_dangling_long_enough) {
+  const auto report = pass(R"(version: 1
+mode: enforce
+schedule: {interval: 1h}
+rules:
+  - name: dangling
+    select: {state: dangling}
+    older_than: 24h
+)");
+  EXPECT_FALSE(report.execution.stopped_early);
+  EXPECT_EQ(report.execution.count(Kind::deleted), 1u);
+  EXPECT_FALSE(present(old_dangling.id));
+  EXPECT_TRUE(present(new_dangling.id)) << "dangling for ten minutes, whatever its config says";
+  EXPECT_TRUE(present(used_dangling.id));
+  EXPECT_TRUE(present(step.id)) << "an intermediate step, parent by label";
+  EXPECT_EQ(fake.image_count(), 6u);
+  EXPECT_EQ(report.execution.reclaimed_bytes, 70'000);
+}
+
+TEST_F(ContainerdStore, an_image_in_use_is_never_deleted) {
+  const auto report = pass(R"(version: 1
+mode: enforce
+schedule: {interval: 1h}
+rules:
+  - name: everything
+    select: {}
+)");
+  EXPECT_FALSE(report.execution.stopped_early);
+  EXPECT_TRUE(present(web.id));
+  EXPECT_TRUE(present(used_dangling.id));
+  const auto requests = fake.stats().requests_by_path;
+  for (const std::string& path :
+       std::vector<std::string>{"DELETE /images/" + web.id, "DELETE /images/web:1",
+                                "DELETE /images/" + used_dangling.id}) {
+    EXPECT_EQ(requests.count(path), 0u) << path;
+  }
+  EXPECT_EQ(fake.image_count(), 2u) << "everything else went";
+}
+
+TEST_F(ContainerdStore, the_fake_deletes_as_the_containerd_store_does) {
+  fake.tag(base.id, "alpine:3.20");
+  // One of two names: only untagged.
+  const auto one_name = fake.remove_image("alpine:3.20");
+  EXPECT_EQ(one_name.untagged, std::vector<std::string>{"alpine:3.20"});
+  EXPECT_TRUE(one_name.deleted.empty());
+  fake.tag(base.id, "alpine:3.20");
+  // By ID with two names: refused.
+  EXPECT_EQ(fake.remove_image(base.id).status, 409);
+  // A name that is no image, and a dangling-record name of a tagged image.
+  EXPECT_EQ(fake.remove_image("nothing:here").status, 404);
+  EXPECT_EQ(fake.remove_image("moby-dangling@" + base.id).status, 404);
+}
+
+} // namespace
+} // namespace imagegc::test
