@@ -68,6 +68,7 @@ std::string render_table(const graph::ImageGraph& graph,
   out << line;
   auto ids = graph.image_ids();
   std::vector<const graph::Image*> images;
+  images.reserve(ids.size());
   for (const auto& id : ids) {
     images.push_back(graph.find_image(id));
   }

@@ -8,7 +8,7 @@
 namespace imagegc::app {
 
 struct SystemdNotifier::Impl {
-  explicit Impl(boost::asio::any_io_executor executor) : timer(std::move(executor)) {}
+  explicit Impl(boost::asio::any_io_executor executor) : timer(executor) {}
 
   boost::asio::steady_timer timer;
   std::chrono::microseconds interval{0};
@@ -27,9 +27,8 @@ struct SystemdNotifier::Impl {
 SystemdNotifier::SystemdNotifier(boost::asio::any_io_executor executor)
     : m_impl(std::make_unique<Impl>(std::move(executor))) {}
 
-SystemdNotifier::~SystemdNotifier() {
-  stop_watchdog();
-}
+// Destroying the timer cancels its wait, whose handler then touches nothing.
+SystemdNotifier::~SystemdNotifier() = default;
 
 void SystemdNotifier::ready() {
   sd_notify(0, "READY=1");

@@ -168,7 +168,8 @@ std::optional<ScannedTime> scan_rfc3339(std::string_view text) {
   }
   const std::int64_t days =
       days_from_civil(*year, static_cast<unsigned>(*month), static_cast<unsigned>(*day));
-  return ScannedTime{*year, days * 86400 + *hour * 3600 + *minute * 60 + *second - offset_seconds};
+  return ScannedTime{*year, days * 86400 + std::int64_t{*hour} * 3600 + std::int64_t{*minute} * 60 +
+                                *second - offset_seconds};
 }
 
 // The first problem met while reading a body. Readers keep going after a problem and return

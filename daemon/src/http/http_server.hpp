@@ -32,7 +32,7 @@ struct ServerOptions {
   std::string listen{k_default_listen}; // "host:port", "[::1]:port" or "unix:///path"
   std::size_t max_connections = 64;
   std::chrono::seconds read_timeout{10};
-  std::size_t header_limit = 8 * 1024;
+  std::size_t header_limit = std::size_t{8} * 1024;
 };
 
 class Server {

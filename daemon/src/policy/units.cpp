@@ -37,8 +37,11 @@ std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
     std::int64_t seconds;
   };
   // Largest first: a sum must name its units in this order, each once ("1h30m", not "30m1h").
-  static constexpr std::array<Unit, 5> k_units = {
-      {{'w', 7 * 24 * 3600}, {'d', 24 * 3600}, {'h', 3600}, {'m', 60}, {'s', 1}}};
+  static constexpr std::array<Unit, 5> k_units = {{{'w', std::int64_t{7} * 24 * 3600},
+                                                   {'d', std::int64_t{24} * 3600},
+                                                   {'h', 3600},
+                                                   {'m', 60},
+                                                   {'s', 1}}};
   const auto limit = static_cast<std::uint64_t>(k_max_duration.count());
 
   if (text.empty()) {

@@ -42,7 +42,7 @@ protected:
     for (int serial = 1; serial <= 5; ++serial) {
       FakeImage image;
       image.id = id_of(serial);
-      image.layers.push_back({id_of(serial + 0x1000), 1000 * serial});
+      image.layers.push_back({id_of(serial + 0x1000), std::int64_t{1000} * serial});
       image.created = 1'600'000'000 + serial;
       m_fake.add_image(image);
     }

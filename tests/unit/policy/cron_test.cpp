@@ -1,5 +1,9 @@
 #include <cstdlib>
 #include <ctime>
+#include <iomanip>
+#include <sstream>
+#include <string>
+#include <string_view>
 
 #include <gtest/gtest.h>
 
@@ -49,13 +53,12 @@ protected:
 
   // A local time, "2026-01-31 12:00" or "2026-01-31 12:00:30".
   static Clock::time_point at(const char* text) {
+    const std::string_view view(text);
     std::tm parts{};
+    std::istringstream in{std::string(view)};
+    in >> std::get_time(&parts, view.size() > 16 ? "%Y-%m-%d %H:%M:%S" : "%Y-%m-%d %H:%M");
+    EXPECT_FALSE(in.fail()) << text;
     parts.tm_isdst = -1;
-    const int read = std::sscanf(text, "%d-%d-%d %d:%d:%d", &parts.tm_year, &parts.tm_mon,
-                                 &parts.tm_mday, &parts.tm_hour, &parts.tm_min, &parts.tm_sec);
-    EXPECT_GE(read, 5) << text;
-    parts.tm_year -= 1900;
-    parts.tm_mon -= 1;
     return Clock::from_time_t(std::mktime(&parts));
   }
 
