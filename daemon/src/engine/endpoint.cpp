@@ -90,6 +90,8 @@ util::Expected<Endpoint, std::string> resolve_endpoint(std::string_view host_opt
   if (!host_option.empty()) {
     return parse_endpoint(host_option);
   }
+  // Read once at start-up, before the daemon or a test starts a thread.
+  // NOLINTNEXTLINE(concurrency-mt-unsafe)
   if (const char* docker_host = std::getenv("DOCKER_HOST"); docker_host && *docker_host) {
     return parse_endpoint(docker_host);
   }

@@ -12,6 +12,7 @@
 #include <initializer_list>
 #include <map>
 #include <sstream>
+#include <system_error>
 #include <utility>
 
 #include <yaml-cpp/depthguard.h>
@@ -1021,14 +1022,14 @@ PolicyResult load_policy_file(const std::string& path) {
   }
   std::ifstream file(path, std::ios::binary);
   if (!file) {
-    return failure(std::string("cannot read the policy: ") + std::strerror(errno));
+    return failure("cannot read the policy: " + std::generic_category().message(errno));
   }
   // Read at most one byte past the limit: enough to tell a file is too big without reading
   // all of it (or forever, from a device).
   std::string text(k_max_policy_bytes + 1, '\0');
   file.read(text.data(), static_cast<std::streamsize>(text.size()));
   if (file.bad()) {
-    return failure(std::string("cannot read the policy: ") + std::strerror(errno));
+    return failure("cannot read the policy: " + std::generic_category().message(errno));
   }
   text.resize(static_cast<std::size_t>(file.gcount()));
   if (text.size() > k_max_policy_bytes) {
