@@ -1,8 +1,10 @@
 #include "gc/state_store.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <filesystem>
+#include <optional>
 #include <system_error>
 #include <unordered_set>
 #include <utility>
@@ -34,7 +36,14 @@ constexpr const char* k_create_sql =
     "BEGIN IMMEDIATE;"
     "CREATE TABLE images (id TEXT PRIMARY KEY NOT NULL, last_used INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;"
-    "PRAGMA user_version = 1;"
+    "CREATE TABLE image_layers (id TEXT PRIMARY KEY NOT NULL, layers BLOB NOT NULL) WITHOUT ROWID;"
+    "PRAGMA user_version = 2;"
+    "COMMIT;";
+// Version 1 to 2: the layer chains.
+constexpr const char* k_migrate_to_2_sql =
+    "BEGIN IMMEDIATE;"
+    "CREATE TABLE image_layers (id TEXT PRIMARY KEY NOT NULL, layers BLOB NOT NULL) WITHOUT ROWID;"
+    "PRAGMA user_version = 2;"
     "COMMIT;";
 
 // max() keeps the record moving forward even if the file and the map ever disagree.
@@ -44,6 +53,10 @@ constexpr const char* k_record_sql =
 constexpr const char* k_seed_sql =
     "INSERT INTO images (id, last_used) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING";
 constexpr const char* k_forget_sql = "DELETE FROM images WHERE id = ?1";
+constexpr const char* k_get_layers_sql = "SELECT layers FROM image_layers WHERE id = ?1";
+constexpr const char* k_put_layers_sql = "INSERT INTO image_layers (id, layers) VALUES (?1, ?2) "
+                                         "ON CONFLICT (id) DO UPDATE SET layers = excluded.layers";
+constexpr const char* k_forget_layers_sql = "DELETE FROM image_layers WHERE id = ?1";
 constexpr const char* k_set_meta_sql = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
                                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 
@@ -72,6 +85,15 @@ int bind(sqlite3_stmt* statement, int index, std::string_view text) {
                            static_cast<int>(text.size()), nullptr);
 }
 
+struct Blob {
+  std::string_view bytes;
+};
+
+int bind(sqlite3_stmt* statement, int index, Blob blob) {
+  return sqlite3_bind_blob(statement, index, blob.bytes.empty() ? "" : blob.bytes.data(),
+                           static_cast<int>(blob.bytes.size()), nullptr);
+}
+
 int bind(sqlite3_stmt* statement, int index, std::int64_t value) {
   return sqlite3_bind_int64(statement, index, value);
 }
@@ -95,6 +117,99 @@ template <typename... Args> int execute(sqlite3_stmt* statement, const Args&... 
   sqlite3_reset(statement);
   sqlite3_clear_bindings(statement);
   return rc;
+}
+
+// A layer chain as stored: a format byte (1), then per layer a kind byte, the diff ID and its size
+// (8 bytes, little endian). Kind 1 is "sha256:" and 64 lower-case hex digits, kept as the 32 bytes
+// they spell; kind 2 any other text, after a 2-byte length.
+constexpr unsigned char k_layers_format = 1;
+constexpr unsigned char k_layer_sha256 = 1;
+constexpr unsigned char k_layer_text = 2;
+constexpr std::string_view k_sha256_prefix = "sha256:";
+constexpr std::string_view k_hex_digits = "0123456789abcdef";
+
+bool is_sha256_digest(std::string_view text) {
+  return text.size() == k_sha256_prefix.size() + 64 && text.starts_with(k_sha256_prefix) &&
+         text.find_first_not_of(k_hex_digits, k_sha256_prefix.size()) == std::string_view::npos;
+}
+
+void append_le(std::string& out, std::uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i) {
+    out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+  }
+}
+
+std::uint64_t read_le(std::string_view in, std::size_t at, int bytes) {
+  std::uint64_t value = 0;
+  for (int i = 0; i < bytes; ++i) {
+    value |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[at + i])) << (8 * i);
+  }
+  return value;
+}
+
+std::string encode_layers(const std::vector<graph::Layer>& layers) {
+  std::string out(1, static_cast<char>(k_layers_format));
+  out.reserve(1 + layers.size() * 41);
+  for (const graph::Layer& layer : layers) {
+    if (is_sha256_digest(layer.diff_id)) {
+      out.push_back(static_cast<char>(k_layer_sha256));
+      for (std::size_t i = k_sha256_prefix.size(); i < layer.diff_id.size(); i += 2) {
+        const auto high = k_hex_digits.find(layer.diff_id[i]);
+        const auto low = k_hex_digits.find(layer.diff_id[i + 1]);
+        out.push_back(static_cast<char>((high << 4) | low));
+      }
+    } else {
+      const std::size_t length = std::min<std::size_t>(layer.diff_id.size(), 0xffff);
+      out.push_back(static_cast<char>(k_layer_text));
+      append_le(out, length, 2);
+      out.append(layer.diff_id, 0, length);
+    }
+    append_le(out, static_cast<std::uint64_t>(layer.size), 8);
+  }
+  return out;
+}
+
+// nullopt for anything but exactly what encode_layers writes.
+std::optional<std::vector<graph::Layer>> decode_layers(std::string_view in) {
+  if (in.empty() || static_cast<unsigned char>(in[0]) != k_layers_format) {
+    return std::nullopt;
+  }
+  std::vector<graph::Layer> layers;
+  std::size_t at = 1;
+  while (at < in.size()) {
+    graph::Layer layer;
+    const auto kind = static_cast<unsigned char>(in[at++]);
+    if (kind == k_layer_sha256 && in.size() - at >= 32) {
+      layer.diff_id.reserve(k_sha256_prefix.size() + 64);
+      layer.diff_id = k_sha256_prefix;
+      for (std::size_t i = 0; i < 32; ++i) {
+        const auto byte = static_cast<unsigned char>(in[at + i]);
+        layer.diff_id.push_back(k_hex_digits[byte >> 4]);
+        layer.diff_id.push_back(k_hex_digits[byte & 0xf]);
+      }
+      at += 32;
+    } else if (kind == k_layer_text && in.size() - at >= 2) {
+      const auto length = static_cast<std::size_t>(read_le(in, at, 2));
+      at += 2;
+      if (in.size() - at < length) {
+        return std::nullopt;
+      }
+      layer.diff_id = in.substr(at, length);
+      at += length;
+    } else {
+      return std::nullopt;
+    }
+    if (in.size() - at < 8) {
+      return std::nullopt;
+    }
+    layer.size = static_cast<std::int64_t>(read_le(in, at, 8));
+    at += 8;
+    if (layer.size < 0 || layer.diff_id.empty()) {
+      return std::nullopt;
+    }
+    layers.push_back(std::move(layer));
+  }
+  return layers;
 }
 
 std::string column_text(sqlite3_stmt* statement, int column) {
@@ -146,6 +261,9 @@ struct Store {
   Statement seed;
   Statement forget;
   Statement set_meta;
+  Statement get_layers;
+  Statement put_layers;
+  Statement forget_layers;
   Statement begin;
   Statement commit;
   Statement rollback;
@@ -153,9 +271,27 @@ struct Store {
 
   graph::StringMap<std::int64_t> last_used;
   graph::StringMap<std::string> meta;
+  std::unordered_set<std::string, graph::StringHash, std::equal_to<>> layer_ids;
   std::uint64_t write_failures = 0;
   // Failures since the last successful write: while the disk stays full only the first is logged.
   std::uint64_t failures_in_a_row = 0;
+
+  // Ends a transaction begun with `begin` whose statements gave `rc`; false when it did not stick.
+  bool commit_or_roll_back(int rc, std::string_view what, std::string_view key) {
+    if (rc == SQLITE_OK) {
+      rc = execute(commit.get());
+    }
+    if (rc != SQLITE_OK) {
+      // Reported before the rollback replaces the error message.
+      wrote(rc, what, key);
+      if (!sqlite3_get_autocommit(database.get())) {
+        execute(rollback.get());
+      }
+      return false;
+    }
+    wrote(rc, what, {});
+    return true;
+  }
 
   // Counts and logs the outcome of one write.
   void wrote(int rc, std::string_view what, std::string_view key) {
@@ -276,13 +412,25 @@ Attempt try_open(const fs::path& path, std::vector<std::string>& warnings) {
       sqlite3_exec(database, "ROLLBACK", nullptr, nullptr, nullptr);
       return failure(database, rc, "cannot create the schema");
     }
+  } else if (version == 1) {
+    rc = sqlite3_exec(database, k_migrate_to_2_sql, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_exec(database, "ROLLBACK", nullptr, nullptr, nullptr);
+      return failure(database, rc, "cannot add the layer table to a version-1 schema");
+    }
   }
   // Later schema versions migrate here, one step at a time, each in its own transaction.
 
   const std::pair<Statement*, const char*> statements[] = {
-      {&store->record, k_record_sql},     {&store->seed, k_seed_sql},
-      {&store->forget, k_forget_sql},     {&store->set_meta, k_set_meta_sql},
-      {&store->begin, "BEGIN IMMEDIATE"}, {&store->commit, "COMMIT"},
+      {&store->record, k_record_sql},
+      {&store->seed, k_seed_sql},
+      {&store->forget, k_forget_sql},
+      {&store->set_meta, k_set_meta_sql},
+      {&store->get_layers, k_get_layers_sql},
+      {&store->put_layers, k_put_layers_sql},
+      {&store->forget_layers, k_forget_layers_sql},
+      {&store->begin, "BEGIN IMMEDIATE"},
+      {&store->commit, "COMMIT"},
       {&store->rollback, "ROLLBACK"},
   };
   for (const auto& [statement, sql] : statements) {
@@ -303,6 +451,10 @@ Attempt try_open(const fs::path& path, std::vector<std::string>& warnings) {
     rc = query(database, "SELECT key, value FROM meta", [&](sqlite3_stmt* row) {
       store->meta.insert_or_assign(column_text(row, 0), column_text(row, 1));
     });
+  }
+  if (rc == SQLITE_OK) {
+    rc = query(database, "SELECT id FROM image_layers",
+               [&](sqlite3_stmt* row) { store->layer_ids.insert(column_text(row, 0)); });
   }
   if (rc != SQLITE_OK) {
     return failure(database, rc, "cannot load the records");
@@ -453,13 +605,18 @@ std::optional<std::int64_t> StateStore::last_used(std::string_view image_id) con
 
 void StateStore::forget(std::string_view image_id) {
   auto& impl = *m_impl;
-  const auto found = impl.last_used.find(image_id);
-  if (found == impl.last_used.end()) {
-    return;
+  if (const auto found = impl.last_used.find(image_id); found != impl.last_used.end()) {
+    impl.last_used.erase(found);
+    if (impl.database) {
+      impl.wrote(execute(impl.forget.get(), image_id), "the removal", image_id);
+    }
   }
-  impl.last_used.erase(found);
-  if (impl.database) {
-    impl.wrote(execute(impl.forget.get(), image_id), "the removal", image_id);
+  if (const auto found = impl.layer_ids.find(image_id); found != impl.layer_ids.end()) {
+    impl.layer_ids.erase(found);
+    if (impl.database) {
+      impl.wrote(execute(impl.forget_layers.get(), image_id), "the removal of the layers",
+                 image_id);
+    }
   }
 }
 
@@ -472,11 +629,20 @@ void StateStore::retain_only(const std::vector<std::string>& live_ids) {
       dropped.push_back(id);
     }
   }
-  if (dropped.empty()) {
+  std::vector<std::string> dropped_layers;
+  for (const auto& id : impl.layer_ids) {
+    if (!live.contains(id)) {
+      dropped_layers.push_back(id);
+    }
+  }
+  if (dropped.empty() && dropped_layers.empty()) {
     return;
   }
   for (const auto& id : dropped) {
     impl.last_used.erase(id);
+  }
+  for (const auto& id : dropped_layers) {
+    impl.layer_ids.erase(id);
   }
   if (!impl.database) {
     return;
@@ -485,18 +651,82 @@ void StateStore::retain_only(const std::vector<std::string>& live_ids) {
   for (std::size_t i = 0; rc == SQLITE_OK && i < dropped.size(); ++i) {
     rc = execute(impl.forget.get(), std::string_view(dropped[i]));
   }
-  if (rc == SQLITE_OK) {
-    rc = execute(impl.commit.get());
+  for (std::size_t i = 0; rc == SQLITE_OK && i < dropped_layers.size(); ++i) {
+    rc = execute(impl.forget_layers.get(), std::string_view(dropped_layers[i]));
   }
-  if (rc != SQLITE_OK) {
-    // Reported before the rollback replaces the error message.
-    impl.wrote(rc, "the removal of gone images", fmt::format("{} images", dropped.size()));
-    if (!sqlite3_get_autocommit(impl.database.get())) {
-      execute(impl.rollback.get());
+  impl.commit_or_roll_back(rc, "the removal of gone images",
+                           fmt::format("{} images", dropped.size() + dropped_layers.size()));
+}
+
+void StateStore::seed_uses(const std::vector<std::pair<std::string_view, std::int64_t>>& seeds) {
+  auto& impl = *m_impl;
+  std::vector<std::pair<std::string_view, std::int64_t>> fresh;
+  for (const auto& [id, time] : seeds) {
+    if (impl.last_used.try_emplace(std::string(id), time).second) {
+      fresh.emplace_back(id, time);
     }
+  }
+  if (fresh.empty() || !impl.database) {
     return;
   }
-  impl.wrote(rc, "the removal of gone images", {});
+  int rc = execute(impl.begin.get());
+  for (std::size_t i = 0; rc == SQLITE_OK && i < fresh.size(); ++i) {
+    rc = execute(impl.seed.get(), fresh[i].first, fresh[i].second);
+  }
+  impl.commit_or_roll_back(rc, "the seeded uses", fmt::format("{} images", fresh.size()));
+}
+
+std::optional<std::vector<graph::Layer>> StateStore::layers(std::string_view image_id) const {
+  auto& impl = *m_impl;
+  if (!impl.database || !impl.layer_ids.contains(image_id)) {
+    return std::nullopt;
+  }
+  sqlite3_stmt* statement = impl.get_layers.get();
+  std::optional<std::vector<graph::Layer>> layers;
+  if (bind(statement, 1, image_id) == SQLITE_OK && sqlite3_step(statement) == SQLITE_ROW) {
+    const auto* bytes = static_cast<const char*>(sqlite3_column_blob(statement, 0));
+    const auto size = static_cast<std::size_t>(sqlite3_column_bytes(statement, 0));
+    if (bytes != nullptr) {
+      layers = decode_layers(std::string_view(bytes, size));
+    }
+  }
+  sqlite3_reset(statement);
+  sqlite3_clear_bindings(statement);
+  return layers;
+}
+
+bool StateStore::has_layers(std::string_view image_id) const {
+  return m_impl->layer_ids.contains(image_id);
+}
+
+void StateStore::record_layers(const std::vector<const graph::Image*>& images) {
+  auto& impl = *m_impl;
+  if (!impl.database) {
+    return; // nothing to gain: a restart starts from nothing anyway
+  }
+  std::vector<const graph::Image*> fresh;
+  for (const graph::Image* image : images) {
+    if (!image->layers.empty() && !impl.layer_ids.contains(image->id)) {
+      fresh.push_back(image);
+    }
+  }
+  if (fresh.empty()) {
+    return;
+  }
+  int rc = execute(impl.begin.get());
+  for (std::size_t i = 0; rc == SQLITE_OK && i < fresh.size(); ++i) {
+    const std::string encoded = encode_layers(fresh[i]->layers);
+    rc = execute(impl.put_layers.get(), std::string_view(fresh[i]->id), Blob{encoded});
+  }
+  if (impl.commit_or_roll_back(rc, "the layers", fmt::format("{} images", fresh.size()))) {
+    for (const graph::Image* image : fresh) {
+      impl.layer_ids.insert(image->id);
+    }
+  }
+}
+
+std::size_t StateStore::layer_records() const {
+  return m_impl->layer_ids.size();
 }
 
 std::size_t StateStore::size() const {

@@ -5,7 +5,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
+
+#include "graph/image_graph.hpp"
 
 namespace imagegc::gc {
 
@@ -32,7 +35,8 @@ struct StateStoreOpenReport {
 // Not thread-safe: one thread (the daemon's executor) owns the store.
 class StateStore {
 public:
-  static constexpr int k_schema_version = 1;
+  // 2 added the layer chains; a version-1 file is migrated in place.
+  static constexpr int k_schema_version = 2;
 
   // Opens <directory>/state.db, creating the directory and the file when missing. A file that is
   // corrupt, not a SQLite database, or written by a newer schema version is renamed aside to
@@ -54,16 +58,29 @@ public:
   // Records a time only when the image has none (first start: container timestamps, LastTagTime,
   // created), so a real use is never overwritten by a guess.
   void seed_use(std::string_view image_id, std::int64_t unix_seconds);
+  // seed_use for many images in one transaction (the first sync of a large host).
+  void seed_uses(const std::vector<std::pair<std::string_view, std::int64_t>>& seeds);
   [[nodiscard]] std::optional<std::int64_t> last_used(std::string_view image_id) const;
-  // The image was deleted.
+  // The image was deleted: its last use and its layers are forgotten.
   void forget(std::string_view image_id);
-  // Drops the records of every image not in `live_ids` (after a full sync), in one transaction.
+  // Drops the records (last use and layers) of every image not in `live_ids` (after a full sync),
+  // in one transaction.
   void retain_only(const std::vector<std::string>& live_ids);
 
   [[nodiscard]] std::size_t size() const;
   // Writes that did not reach the database since open.
   [[nodiscard]] std::uint64_t write_failures() const;
   [[nodiscard]] bool persistent() const;
+
+  // The layer chain (diff IDs and sizes, base first) of each image ID the daemon has read. An image
+  // ID's layers never change, so a restart takes them from here instead of inspecting the image
+  // and reading its history again. Only the IDs are held in memory; a chain is read when asked
+  // for. A record that does not decode is reported as absent (and the image read again).
+  [[nodiscard]] std::optional<std::vector<graph::Layer>> layers(std::string_view image_id) const;
+  [[nodiscard]] bool has_layers(std::string_view image_id) const;
+  // Records the chains of `images` not recorded yet, in one transaction.
+  void record_layers(const std::vector<const graph::Image*>& images);
+  [[nodiscard]] std::size_t layer_records() const;
 
   // Persisted key/value metadata (e.g. "seeded" = "1").
   void set_meta(std::string_view key, std::string_view value);

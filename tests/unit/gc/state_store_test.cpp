@@ -281,7 +281,7 @@ TEST(StateStore, a_newer_schema_version_is_set_aside_as_newer) {
   {
     std::fstream file(dir.db(), std::ios::binary | std::ios::in | std::ios::out);
     file.seekp(60);
-    const std::array<char, 4> version{0, 0, 0, 2};
+    const std::array<char, 4> version{0, 0, 0, StateStore::k_schema_version + 1};
     file.write(version.data(), version.size());
   }
 
@@ -293,7 +293,7 @@ TEST(StateStore, a_newer_schema_version_is_set_aside_as_newer) {
   EXPECT_TRUE(contains(report.warnings, "newer"));
   EXPECT_EQ(store->last_used(image_id(1)), std::nullopt);
   // The newer file is kept as it was, for the newer imagegc to use again.
-  EXPECT_EQ(read_bytes(*report.set_aside_path, 64).at(63), 2);
+  EXPECT_EQ(read_bytes(*report.set_aside_path, 64).at(63), StateStore::k_schema_version + 1);
 }
 
 TEST(StateStore, a_directory_that_cannot_be_created_falls_back_to_memory) {
