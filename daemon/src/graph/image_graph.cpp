@@ -20,6 +20,8 @@ constexpr std::size_t k_unused_view = 1;   // docker image prune -a
 
 using IdSet = std::set<std::string, std::less<>>;
 
+constexpr std::uint8_t k_no_category = 0xff;
+
 struct Usage {
   std::size_t containers = 0;
   std::size_t running = 0;
@@ -36,6 +38,8 @@ struct Entry {
   // Per view: whether its prune removes this image, and how many children it would keep.
   ViewFlags removed{};
   std::array<std::size_t, k_view_count> kept_children{};
+  // Where the image counts in ImageGraph::state_counts: state * 2 + in use.
+  std::uint8_t category = k_no_category;
 };
 
 void sort_unique(std::vector<std::string>& values) {
@@ -69,6 +73,14 @@ template <typename State> const State& readable(const std::unique_ptr<State>& st
   return state ? *state : k_empty;
 }
 
+std::uint8_t category_of(const Entry& entry) {
+  const ImageState state = !entry.image.tags.empty() ? ImageState::tagged
+                           : entry.child_count > 0   ? ImageState::intermediate
+                                                     : ImageState::dangling;
+  return static_cast<std::uint8_t>(static_cast<std::size_t>(state) * 2 +
+                                   (entry.container_count > 0 ? 1 : 0));
+}
+
 } // namespace
 
 std::string_view to_string(ImageState state) {
@@ -92,11 +104,14 @@ struct ImageGraph::State {
   StringMap<ContainerRef> containers;
   StringMap<Usage> usage; // by image ID, also for images not in the graph
   LayerTrie layers;
+  // Images per Entry::category, kept as entries change so that metrics read them for free.
+  std::array<std::size_t, 6> category_counts{};
 
   State() = default;
   State(const State& other)
       : images(other.images), children(other.children), references(other.references),
-        containers(other.containers), usage(other.usage), layers(other.layers) {
+        containers(other.containers), usage(other.usage), layers(other.layers),
+        category_counts(other.category_counts) {
     // The copied parent pointers still point into `other`.
     for (auto& [id, entry] : images) {
       entry.parent = entry.image.parent.empty() ? nullptr : find(entry.image.parent);
@@ -140,10 +155,27 @@ struct ImageGraph::State {
     return entry.child_count == 0 ? image.tags.empty() : !has_references(image);
   }
 
+  // Moves the entry to the count its state and use now call for.
+  void recount(Entry& entry) {
+    const std::uint8_t category = category_of(entry);
+    if (category == entry.category) {
+      return;
+    }
+    if (entry.category != k_no_category) {
+      --category_counts[entry.category];
+    }
+    ++category_counts[category];
+    entry.category = category;
+  }
+
   // Brings the views of `entry` up to date after something they depend on changed, and carries
   // any change up the parent chain. Each step flips an image in the same direction, so a cycle
-  // in bad data ends the walk when it comes back to an image already flipped.
+  // in bad data ends the walk when it comes back to an image already flipped. The entry's own
+  // count follows too (its ancestors' do not depend on what the walk changes).
   void settle(Entry* start) {
+    if (start != nullptr) {
+      recount(*start);
+    }
     for (std::size_t view = 0; view < k_view_count; ++view) {
       for (Entry* entry = start; entry != nullptr; entry = entry->parent) {
         const bool removed = view_removes(*entry, view);
@@ -270,6 +302,7 @@ struct ImageGraph::State {
       entry.removed[view] = view_removes(entry, view);
     }
     entry.path = layers.acquire(entry.image.layers, entry.removed);
+    recount(entry);
     link_parent(id, entry);
     settle_all(losers);
   }
@@ -303,6 +336,9 @@ struct ImageGraph::State {
     }
     forget_references(id, entry.image);
     layers.release(entry.image.layers, entry.path, entry.removed);
+    if (entry.category != k_no_category) {
+      --category_counts[entry.category];
+    }
     images.erase(id);
   }
 
@@ -655,6 +691,15 @@ std::vector<std::string> ImageGraph::unused_images() const {
   }
   std::sort(ids.begin(), ids.end());
   return ids;
+}
+
+ImageGraph::StateCounts ImageGraph::state_counts() const {
+  const auto& counts = readable(m_state).category_counts;
+  StateCounts result;
+  for (std::size_t state = 0; state < 3; ++state) {
+    result.counts[state] = {counts[state * 2], counts[state * 2 + 1]};
+  }
+  return result;
 }
 
 std::int64_t ImageGraph::layers_bytes() const {

@@ -11,6 +11,7 @@
 // Layers are shared by chain: two images share a layer only when they share the whole prefix of
 // diff IDs up to it. A layer's bytes are freed only when no remaining image uses its chain.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -117,6 +118,15 @@ public:
   [[nodiscard]] std::vector<std::string> dangling_images() const;
   // Images `docker image prune -a` considers: not intermediate and not in use.
   [[nodiscard]] std::vector<std::string> unused_images() const;
+  // How many images are in each state, in use or not: one pass, no sorting (for metrics).
+  struct StateCounts {
+    std::array<std::array<std::size_t, 2>, 3> counts{}; // [ImageState][in use]
+
+    [[nodiscard]] std::size_t of(ImageState state, bool in_use) const {
+      return counts[static_cast<std::size_t>(state)][in_use ? 1 : 0];
+    }
+  };
+  [[nodiscard]] StateCounts state_counts() const;
 
   // Bytes of every distinct layer chain any image uses: the engine's /system/df LayersSize.
   [[nodiscard]] std::int64_t layers_bytes() const;

@@ -190,17 +190,14 @@ Metrics::Metrics(std::string_view version) : m_impl(std::make_unique<Impl>()) {
 Metrics::~Metrics() = default;
 
 void Metrics::update_graph(const graph::ImageGraph& graph) {
-  std::map<std::pair<graph::ImageState, bool>, double> counts;
-  for (const auto& id : graph.image_ids()) {
-    counts[{graph.state(id), graph.in_use(id)}] += 1;
-  }
+  const auto counts = graph.state_counts();
   for (const auto state :
        {graph::ImageState::tagged, graph::ImageState::dangling, graph::ImageState::intermediate}) {
     for (const bool in_use : {true, false}) {
       m_impl->images
           .Add({{"state", std::string(graph::to_string(state))},
                 {"in_use", in_use ? "true" : "false"}})
-          .Set(counts[{state, in_use}]);
+          .Set(static_cast<double>(counts.of(state, in_use)));
     }
   }
   m_impl->layers_bytes.Set(static_cast<double>(graph.layers_bytes()));
