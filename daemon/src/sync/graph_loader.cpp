@@ -1,7 +1,14 @@
 #include "sync/graph_loader.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <unordered_map>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "engine/json_ingest.hpp"
 #include "sync/image_reader.hpp"
@@ -20,6 +27,20 @@ bool same_references(const graph::Image& known, const engine::ImageSummary& summ
   tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
   digests.erase(std::unique(digests.begin(), digests.end()), digests.end());
   return known.tags == tags && known.digests == digests;
+}
+
+// The graph form of a listed image whose layers are known. The listing says all but the last
+// tag time, which only seeds the last-used record the state store already holds.
+graph::Image from_listing(const engine::ImageSummary& summary, std::vector<graph::Layer> layers) {
+  graph::Image image;
+  image.id = summary.id;
+  image.parent = summary.parent_id;
+  image.tags = summary.repo_tags;
+  image.digests = summary.repo_digests;
+  image.created = summary.created;
+  image.labels = summary.labels;
+  image.layers = std::move(layers);
+  return image; // upsert_image sorts the references
 }
 
 // One summary per image. The containerd image store of Engines 24 and 25 listed one entry per
@@ -48,10 +69,95 @@ std::vector<engine::ImageSummary> one_per_image(std::vector<engine::ImageSummary
   return merged;
 }
 
+// A host with many images to read has two requests to make per image, and the engine answers
+// one request per connection at a time: beyond this many images, a few connections read at once.
+constexpr std::size_t k_images_per_connection = 64;
+constexpr std::size_t k_max_connections = 4;
+
+// Reads `listed[to_read[i]]` into `images[to_read[i]]` (left empty when the engine no longer has
+// the image). Stops at the first error.
+asio::awaitable<engine::Result<void>>
+read_images(engine::EngineClient& client, const graph::ImageGraph& known,
+            const std::vector<engine::ImageSummary>& listed,
+            const std::vector<std::size_t>& to_read,
+            std::vector<std::optional<graph::Image>>& images) {
+  std::size_t next = 0;
+  std::optional<engine::Error> failed;
+  const auto read_some = [&](engine::EngineClient& reader) -> asio::awaitable<void> {
+    while (!failed && next < to_read.size()) {
+      const std::size_t index = to_read[next++];
+      auto image = co_await read_image(reader, listed[index].id, known);
+      if (!image) {
+        failed = std::move(image).error();
+        break;
+      }
+      images[index] = std::move(*image);
+    }
+  };
+
+  const std::size_t connections =
+      std::clamp<std::size_t>(to_read.size() / k_images_per_connection, 1, k_max_connections);
+  if (connections == 1) {
+    co_await read_some(client);
+  } else {
+    // The others on connections of their own, negotiated like `client`; `client` reads too.
+    const auto executor = co_await asio::this_coro::executor;
+    asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
+    std::size_t running = connections - 1;
+    std::exception_ptr thrown;
+    for (std::size_t n = 1; n < connections; ++n) {
+      asio::co_spawn(
+          executor,
+          [&]() -> asio::awaitable<void> {
+            engine::EngineClient reader(executor, client.endpoint());
+            if (auto negotiated = co_await reader.negotiate(); !negotiated) {
+              failed = std::move(negotiated).error();
+              co_return;
+            }
+            if (auto info = co_await reader.info(); !info) {
+              failed = std::move(info).error();
+              co_return;
+            }
+            co_await read_some(reader);
+          },
+          [&](std::exception_ptr error) {
+            if (error && !thrown) {
+              thrown = error;
+            }
+            if (--running == 0) {
+              all_done.cancel();
+            }
+          });
+    }
+    co_await read_some(client);
+    while (running > 0) {
+      boost::system::error_code ignored;
+      co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+    if (thrown) {
+      std::rethrow_exception(thrown);
+    }
+  }
+  if (failed) {
+    co_return util::unexpected(std::move(*failed));
+  }
+  co_return engine::Result<void>{};
+}
+
 } // namespace
 
+bool chain_fits_listing(const std::vector<graph::Layer>& layers, std::int64_t listed_size,
+                        bool podman) {
+  std::int64_t sum = 0;
+  for (const graph::Layer& layer : layers) {
+    sum += layer.size;
+  }
+  return podman ? sum <= listed_size : sum == listed_size;
+}
+
 asio::awaitable<engine::Result<graph::ImageGraph>> load_graph(engine::EngineClient& client,
-                                                              const graph::ImageGraph& known) {
+                                                              const graph::ImageGraph& known,
+                                                              const RememberedLayers& remembered) {
   // Containers first: an image a container was created from after this listing is then still
   // seen by the image listing that follows, never the other way round.
   auto containers = co_await client.list_containers();
@@ -63,27 +169,41 @@ asio::awaitable<engine::Result<graph::ImageGraph>> load_graph(engine::EngineClie
     co_return util::unexpected(std::move(summaries).error());
   }
 
-  graph::ImageGraph fresh;
-  for (const engine::ImageSummary& summary : one_per_image(std::move(*summaries))) {
+  // Each listed image comes from `known`, from `remembered`, or from the engine; all go into the
+  // graph in listing order.
+  const std::vector<engine::ImageSummary> listed = one_per_image(std::move(*summaries));
+  std::vector<std::optional<graph::Image>> images(listed.size());
+  std::vector<std::size_t> to_read;
+  for (std::size_t index = 0; index < listed.size(); ++index) {
+    const engine::ImageSummary& summary = listed[index];
     const graph::Image* previous = known.find_image(summary.id);
     if (previous && same_references(*previous, summary)) {
-      graph::Image image = *previous;
-      image.parent = summary.parent_id;
-      fresh.upsert_image(std::move(image));
+      images[index] = *previous;
       continue;
     }
-    auto image = co_await read_image(client, summary.id, known);
-    if (!image) {
-      co_return util::unexpected(std::move(image).error());
+    if (!previous && remembered) {
+      if (auto layers = remembered(summary.id);
+          layers && chain_fits_listing(*layers, summary.size, client.is_podman())) {
+        images[index] = from_listing(summary, std::move(*layers));
+        continue;
+      }
     }
-    if (!image->has_value()) {
+    to_read.push_back(index);
+  }
+  if (auto read = co_await read_images(client, known, listed, to_read, images); !read) {
+    co_return util::unexpected(std::move(read).error());
+  }
+
+  graph::ImageGraph fresh;
+  for (std::size_t index = 0; index < listed.size(); ++index) {
+    if (!images[index]) {
       continue; // deleted since the listing
     }
     // The listing's ParentId is there on every API version; inspect's Parent is not (1.52+).
     // On the containerd store both are the image record's label org.mobyproject.image.parent,
     // the only parent link that store has (daemon/containerd/image_list.go, image_children.go).
-    (*image)->parent = summary.parent_id;
-    fresh.upsert_image(std::move(**image));
+    images[index]->parent = listed[index].parent_id;
+    fresh.upsert_image(std::move(*images[index]));
   }
 
   for (const engine::ContainerSummary& container : *containers) {

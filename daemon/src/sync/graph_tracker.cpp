@@ -49,6 +49,7 @@ struct GraphTracker::Impl {
   Clock::time_point dangling_check_at = Clock::time_point::max();
   std::function<void()> changed;
   std::function<void(const engine::Event&)> event_applied;
+  RememberedLayers remembered;
 
   void wake() { wakeup.cancel(); }
 
@@ -74,7 +75,7 @@ struct GraphTracker::Impl {
 
   // A re-list; false when the engine could not be read.
   asio::awaitable<bool> resync() {
-    auto fresh = co_await load_graph(client, graph);
+    auto fresh = co_await load_graph(client, graph, remembered);
     if (!fresh) {
       record_error("re-list failed", fresh.error());
       co_return false;
@@ -326,6 +327,10 @@ void GraphTracker::on_graph_changed(std::function<void()> callback) {
 
 void GraphTracker::on_event_applied(std::function<void(const engine::Event&)> callback) {
   m_impl->event_applied = std::move(callback);
+}
+
+void GraphTracker::remember_layers(RememberedLayers lookup) {
+  m_impl->remembered = std::move(lookup);
 }
 
 } // namespace imagegc::sync

@@ -9,6 +9,7 @@
 #include "engine/endpoint.hpp"
 #include "engine/records.hpp"
 #include "graph/image_graph.hpp"
+#include "sync/graph_loader.hpp"
 #include "util/asio.hpp"
 
 namespace imagegc::sync {
@@ -68,6 +69,9 @@ public:
   void on_graph_changed(std::function<void()> callback);
   // Called on the executor after each event was applied to the graph (duplicates excluded).
   void on_event_applied(std::function<void(const engine::Event&)> callback);
+  // Layer chains remembered from an earlier run: a re-list takes an image it does not hold yet
+  // from its listing and this chain instead of inspecting it (see load_graph).
+  void remember_layers(RememberedLayers lookup);
 
 private:
   struct Impl;
