@@ -42,26 +42,21 @@ constexpr std::chrono::seconds k_disk_check_interval{10};
 constexpr std::chrono::seconds k_pressure_pass_spacing{60};
 // `imagegc once` gives up when the engine cannot be read for this long.
 constexpr std::chrono::seconds k_once_sync_timeout{60};
+// How stale the policy's figures may grow on an idle host: only time moves images past the
+// rules' thresholds then.
+constexpr std::chrono::seconds k_plan_metrics_interval{60};
 
 std::string graph_summary(const graph::ImageGraph& graph) {
-  std::size_t tagged = 0;
-  std::size_t dangling = 0;
-  std::size_t intermediate = 0;
-  std::size_t in_use = 0;
-  for (const auto& id : graph.image_ids()) {
-    switch (graph.state(id)) {
-    case graph::ImageState::tagged:
-      ++tagged;
-      break;
-    case graph::ImageState::dangling:
-      ++dangling;
-      break;
-    case graph::ImageState::intermediate:
-      ++intermediate;
-      break;
-    }
-    in_use += graph.in_use(id) ? 1 : 0;
-  }
+  const auto counts = graph.state_counts();
+  const auto both = [&](graph::ImageState state) {
+    return counts.of(state, false) + counts.of(state, true);
+  };
+  const std::size_t tagged = both(graph::ImageState::tagged);
+  const std::size_t dangling = both(graph::ImageState::dangling);
+  const std::size_t intermediate = both(graph::ImageState::intermediate);
+  const std::size_t in_use = counts.of(graph::ImageState::tagged, true) +
+                             counts.of(graph::ImageState::dangling, true) +
+                             counts.of(graph::ImageState::intermediate, true);
   return fmt::format("{} images ({} tagged, {} dangling, {} intermediate; {} in use), layers {}; "
                      "reclaimable: dangling {}, unused {}",
                      graph.image_count(), tagged, dangling, intermediate, in_use,
@@ -86,7 +81,9 @@ public:
         m_state->record_use(use->image_id, use->time);
       }
     });
+    m_tracker.remember_layers([this](std::string_view id) { return m_state->layers(id); });
     m_tracker.on_graph_changed([this] {
+      ++m_plan_input_changes;
       after_graph_change();
       schedule_metrics_refresh();
     });
@@ -150,6 +147,8 @@ private:
     options.listen = m_options.listen;
     m_http = std::make_unique<http::Server>(m_io.get_executor(), options);
     m_http->route("/metrics", [this] {
+      // The graph's figures are kept current as it changes and cost little to read; the plan's
+      // are refreshed off the scrape (refresh_plan_metrics), so a scrape never waits for a plan.
       refresh_metrics();
       return http::Reply{200, "text/plain; version=0.0.4; charset=utf-8", m_metrics.serialize()};
     });
@@ -185,18 +184,48 @@ private:
 
   // Figures follow events within a fraction of a second, but a burst of events (a build) costs
   // one refresh, and the plan (the costly part) at most one a second.
-  void schedule_metrics_refresh() {
+  void schedule_metrics_refresh(std::chrono::milliseconds delay = std::chrono::milliseconds(100)) {
     if (m_metrics_refresh_pending) {
       return;
     }
     m_metrics_refresh_pending = true;
-    m_metrics_timer.expires_after(std::chrono::milliseconds(100));
+    m_metrics_timer.expires_after(delay);
     m_metrics_timer.async_wait([this](boost::system::error_code ec) {
       m_metrics_refresh_pending = false;
       if (!ec) {
         refresh_metrics();
+        refresh_plan_metrics();
       }
     });
+  }
+
+  // The policy's figures: after the graph changed (at most once a second), and every minute
+  // while it does not, as images age past the rules' thresholds. Planning a large host takes a
+  // while; an idle daemon does not plan again and again for nothing.
+  void refresh_plan_metrics() {
+    if (!m_tracker.ready()) {
+      return;
+    }
+    const auto since = SteadyClock::now() - m_last_plan_metrics;
+    const bool changed = m_planned_changes != m_plan_input_changes;
+    if (!changed && since < k_plan_metrics_interval) {
+      return;
+    }
+    if (since < std::chrono::seconds(1)) {
+      schedule_metrics_refresh(
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::seconds(1) - since));
+      return;
+    }
+    m_last_plan_metrics = SteadyClock::now();
+    m_planned_changes = m_plan_input_changes;
+    std::vector<std::string> rules;
+    for (const auto& rule : m_policy.rules) {
+      rules.push_back(rule.name);
+    }
+    for (const auto& rule : m_policy.pressure.rules) {
+      rules.push_back(rule.name);
+    }
+    m_metrics.update_plan(current_plan(), rules);
   }
 
   void refresh_metrics() {
@@ -207,17 +236,6 @@ private:
     m_metrics.set_image_store(engine::to_string(m_tracker.image_store()));
     m_metrics.update_graph(m_tracker.graph());
     m_metrics.update_disk(gc::disk_stats(m_data_root));
-    if (SteadyClock::now() - m_last_plan_metrics >= std::chrono::seconds(1)) {
-      m_last_plan_metrics = SteadyClock::now();
-      std::vector<std::string> rules;
-      for (const auto& rule : m_policy.rules) {
-        rules.push_back(rule.name);
-      }
-      for (const auto& rule : m_policy.pressure.rules) {
-        rules.push_back(rule.name);
-      }
-      m_metrics.update_plan(current_plan(), rules);
-    }
   }
 
   void request_pass(std::string trigger) {
@@ -236,6 +254,7 @@ private:
       return;
     }
     m_policy = std::move(*loaded);
+    ++m_plan_input_changes;
     m_next_pass = gc::next_pass_time(m_policy.schedule, SystemClock::now(), m_random);
     spdlog::info("policy reloaded: mode {}, {} rule(s)", mode_name(), m_policy.rules.size());
     m_wakeup.cancel();
@@ -245,7 +264,8 @@ private:
     return m_policy.mode == policy::Mode::enforce ? "enforce" : "dry-run";
   }
 
-  // After each re-list: guesses for images never seen used, and records of images gone dropped.
+  // After each re-list: guesses for images never seen used, the layer chains of images new to the
+  // state store (a restart then need not inspect them), and records of images gone dropped.
   void after_graph_change() {
     const auto resyncs = m_tracker.stats().resyncs;
     if (resyncs == m_seen_resyncs) {
@@ -254,10 +274,17 @@ private:
     m_seen_resyncs = resyncs;
     const graph::ImageGraph& graph = m_tracker.graph();
     std::vector<std::string> ids = graph.image_ids();
+    std::vector<std::pair<std::string_view, std::int64_t>> seeds;
+    std::vector<const graph::Image*> images;
+    seeds.reserve(ids.size());
+    images.reserve(ids.size());
     for (const std::string& id : ids) {
       const graph::Image* image = graph.find_image(id);
-      m_state->seed_use(id, std::max(image->created, image->last_tag_time.value_or(0)));
+      seeds.emplace_back(id, std::max(image->created, image->last_tag_time.value_or(0)));
+      images.push_back(image);
     }
+    m_state->seed_uses(seeds);
+    m_state->record_layers(images);
     m_state->retain_only(ids);
     const std::string summary = graph_summary(graph);
     spdlog::info("{}", summary);
@@ -311,6 +338,7 @@ private:
       }
       if (!m_client_ready && co_await prepare_client()) {
         refresh_metrics();
+        refresh_plan_metrics();
       }
       std::string trigger;
       if (m_options.once) {
@@ -334,6 +362,7 @@ private:
         continue;
       }
       refresh_metrics(); // also when nothing changed: the engine may have gone away
+      refresh_plan_metrics();
       const auto until_next = m_next_pass - SystemClock::now();
       const auto wait = std::min<SteadyClock::duration>(
           std::chrono::duration_cast<SteadyClock::duration>(until_next), k_disk_check_interval);
@@ -411,6 +440,7 @@ private:
       m_metrics.update_build_cache(reclaimable, other);
     }
     refresh_metrics();
+    refresh_plan_metrics();
     spdlog::info("pass ({}, {}): {} {}, {} reclaimed; kept {} (changed {}, refused {}), {} not "
                  "reached{}; {:.3f}s",
                  trigger, mode_name(),
@@ -448,6 +478,8 @@ private:
   asio::steady_timer m_metrics_timer;
   bool m_metrics_refresh_pending = false;
   SteadyClock::time_point m_last_plan_metrics{};
+  std::uint64_t m_plan_input_changes = 0; // graph changes and policy reloads
+  std::uint64_t m_planned_changes = 0;    // m_plan_input_changes the plan figures reflect
   std::unique_ptr<http::Server> m_http;
   SystemdNotifier m_notify;
 };
