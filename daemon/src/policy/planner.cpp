@@ -67,46 +67,25 @@ bool any_matches(const std::vector<Pattern>& patterns, std::string_view text) {
                      [&](const Pattern& pattern) { return pattern.matches(text); });
 }
 
-// A selector takes an image only when it takes every one of its tags: deleting some tags of an
-// image frees nothing.
-bool selects(const Selector& selector, const Facts& facts) {
-  if (!selector.states.empty() &&
-      std::none_of(selector.states.begin(), selector.states.end(),
-                   [&](StateFilter filter) { return state_matches(filter, facts); })) {
-    return false;
-  }
-  for (const LabelMatcher& matcher : selector.labels) {
-    if (!matcher.matches(facts.image->labels)) {
-      return false;
-    }
-  }
-  if (selector.repositories.empty() && selector.tags.empty()) {
-    return true;
-  }
-  if (facts.image->tags.empty()) {
-    return false;
-  }
-  return std::all_of(facts.image->tags.begin(), facts.image->tags.end(), [&](const auto& tag) {
-    return (selector.repositories.empty() ||
-            any_matches(selector.repositories, repository_of(tag))) &&
-           (selector.tags.empty() || any_matches(selector.tags, tag_of(tag)));
-  });
-}
+// By image ID; the keys view the planner's own list of IDs.
+using FactsMap = std::unordered_map<std::string_view, Facts>;
 
 // For each image, the repository in which it ranks among the newest `count` (by created time),
 // if any. An image with tags in several repositories counts in each.
 std::unordered_map<std::string, std::string>
-newest_per_repository(const std::vector<std::string>& ids,
-                      const std::unordered_map<std::string, Facts>& facts, int count) {
-  std::unordered_map<std::string, std::vector<const graph::Image*>> by_repository;
+newest_per_repository(const std::vector<std::string>& ids, const FactsMap& facts, int count) {
+  std::unordered_map<std::string_view, std::vector<const graph::Image*>> by_repository;
+  std::vector<std::string_view> repositories;
   for (const std::string& id : ids) {
     const graph::Image* image = facts.at(id).image;
-    std::unordered_set<std::string_view> repositories;
+    repositories.clear();
     for (const std::string& tag : image->tags) {
-      repositories.insert(repository_of(tag));
+      repositories.push_back(repository_of(tag));
     }
+    std::sort(repositories.begin(), repositories.end());
+    repositories.erase(std::unique(repositories.begin(), repositories.end()), repositories.end());
     for (const std::string_view repository : repositories) {
-      by_repository[std::string(repository)].push_back(image);
+      by_repository[repository].push_back(image);
     }
   }
   std::unordered_map<std::string, std::string> newest;
@@ -116,7 +95,7 @@ newest_per_repository(const std::vector<std::string>& ids,
     });
     const auto keep = std::min<std::size_t>(images.size(), static_cast<std::size_t>(count));
     for (std::size_t i = 0; i < keep; ++i) {
-      newest.try_emplace(images[i]->id, repository);
+      newest.try_emplace(images[i]->id, std::string(repository));
     }
   }
   return newest;
@@ -134,8 +113,13 @@ class Planner {
 public:
   explicit Planner(const PlanInput& input) : m_input(input), m_graph(input.graph) {
     m_ids = m_graph.image_ids();
+    m_facts.reserve(m_ids.size());
     for (const std::string& id : m_ids) {
       const graph::Image* image = m_graph.find_image(id);
+      if (!image->parent.empty()) {
+        // In ID order, as ImageGraph::children lists them.
+        m_children[image->parent].push_back(id);
+      }
       Facts facts;
       facts.image = image;
       facts.state = m_graph.state(id);
@@ -183,6 +167,48 @@ public:
   }
 
 private:
+  // A selector takes an image only when it takes every one of its tags: deleting some tags of an
+  // image frees nothing.
+  bool selects(const Selector& selector, const Facts& facts) {
+    if (!selector.states.empty() &&
+        std::none_of(selector.states.begin(), selector.states.end(),
+                     [&](StateFilter filter) { return state_matches(filter, facts); })) {
+      return false;
+    }
+    for (const LabelMatcher& matcher : selector.labels) {
+      if (!matcher.matches(facts.image->labels)) {
+        return false;
+      }
+    }
+    if (selector.repositories.empty() && selector.tags.empty()) {
+      return true;
+    }
+    if (facts.image->tags.empty()) {
+      return false;
+    }
+    return std::all_of(facts.image->tags.begin(), facts.image->tags.end(), [&](const auto& tag) {
+      return (selector.repositories.empty() ||
+              repository_matches(selector.repositories, repository_of(tag))) &&
+             (selector.tags.empty() || any_matches(selector.tags, tag_of(tag)));
+    });
+  }
+
+  // any_matches for repositories, remembered per pattern list: a host has far fewer repositories
+  // than tags, and every rule asks about the repositories of every image it looks at.
+  bool repository_matches(const std::vector<Pattern>& patterns, std::string_view repository) {
+    auto& known = m_repository_matches[&patterns];
+    const auto [it, inserted] = known.try_emplace(repository, false);
+    if (inserted) {
+      it->second = any_matches(patterns, repository);
+    }
+    return it->second;
+  }
+
+  std::size_t child_count(std::string_view id) const {
+    const auto it = m_children.find(id);
+    return it == m_children.end() ? 0 : it->second.size();
+  }
+
   void keep(const std::string& id, KeepReason why, std::string reason) {
     m_kept.try_emplace(id, KeptImage{id, m_facts.at(id).image->tags, why, std::move(reason)});
   }
@@ -283,9 +309,9 @@ private:
       if (rule.keep_newest) {
         newest = newest_per_repository(selected[index], m_facts, *rule.keep_newest);
       }
+      const std::string prefix = "rule " + quoted(rule.name) + ": ";
       for (const std::string& id : selected[index]) {
         const Facts& facts = m_facts.at(id);
-        const std::string prefix = "rule " + quoted(rule.name) + ": ";
         if (const auto it = newest.find(id); it != newest.end()) {
           keep(id, KeepReason::keep_newest,
                prefix + "among the newest " + std::to_string(*rule.keep_newest) + " of " +
@@ -345,6 +371,8 @@ private:
   std::vector<std::string> children_first(const std::vector<Candidate>& candidates) const {
     std::vector<const Candidate*> sorted;
     std::unordered_set<std::string_view> wanted;
+    sorted.reserve(candidates.size());
+    wanted.reserve(candidates.size());
     for (const Candidate& candidate : candidates) {
       sorted.push_back(&candidate);
       wanted.insert(candidate.id);
@@ -360,12 +388,15 @@ private:
       return m_facts.at(a->id).age > m_facts.at(b->id).age;
     });
     std::vector<std::string> order;
-    std::unordered_set<std::string> emitted;
+    order.reserve(candidates.size());
+    std::unordered_set<std::string_view> emitted;
+    emitted.reserve(candidates.size());
     // Iterative depth-first walk: descendants (through untagged parents too) before the image.
+    std::vector<std::pair<std::string_view, bool>> stack;
     for (const Candidate* candidate : sorted) {
-      std::vector<std::pair<std::string, bool>> stack{{candidate->id, false}};
+      stack.assign({{candidate->id, false}});
       while (!stack.empty()) {
-        auto [id, expanded] = stack.back();
+        const auto [id, expanded] = stack.back();
         stack.pop_back();
         if (emitted.contains(id)) {
           continue;
@@ -373,14 +404,16 @@ private:
         if (expanded) {
           if (wanted.contains(id)) {
             emitted.insert(id);
-            order.push_back(id);
+            order.emplace_back(id);
           }
           continue;
         }
         stack.emplace_back(id, true);
-        for (const std::string& child : m_graph.children(id)) {
-          if (!emitted.contains(child)) {
-            stack.emplace_back(child, false);
+        if (const auto children = m_children.find(id); children != m_children.end()) {
+          for (const std::string_view child : children->second) {
+            if (!emitted.contains(child)) {
+              stack.emplace_back(child, false);
+            }
           }
         }
       }
@@ -512,8 +545,8 @@ private:
           break;
         }
         const auto gone = ++removed_children[parent->id];
-        if (gone < m_graph.children(parent->id).size() || !parent->tags.empty() ||
-            !parent->digests.empty() || m_graph.in_use(parent->id) || by_id.contains(parent->id)) {
+        if (gone < child_count(parent->id) || !parent->tags.empty() || !parent->digests.empty() ||
+            m_graph.in_use(parent->id) || by_id.contains(parent->id)) {
           break;
         }
         removed.insert(parent->id);
@@ -530,7 +563,7 @@ private:
     for (const std::string& id : m_ids) {
       const Facts& facts = m_facts.at(id);
       if (facts.state == ImageState::intermediate && !m_removed.contains(id)) {
-        const auto children = m_graph.children(id).size();
+        const auto children = child_count(id);
         keep(id, KeepReason::intermediate,
              "untagged parent of " + std::to_string(children) + " image" +
                  (children == 1 ? "" : "s") + "; goes with its last child");
@@ -541,7 +574,11 @@ private:
   const PlanInput& m_input;
   const graph::ImageGraph& m_graph;
   std::vector<std::string> m_ids;
-  std::unordered_map<std::string, Facts> m_facts;
+  FactsMap m_facts;
+  // Children by parent ID, in ID order; the views point into the graph's images.
+  std::unordered_map<std::string_view, std::vector<std::string_view>> m_children;
+  std::unordered_map<const std::vector<Pattern>*, std::unordered_map<std::string_view, bool>>
+      m_repository_matches;
   std::unordered_map<std::string, KeptImage> m_kept;
   std::unordered_set<std::string> m_removed;
 };
