@@ -16,6 +16,7 @@
 #include "gc/state_store.hpp"
 #include "policy/planner.hpp"
 #include "policy/policy_loader.hpp"
+#include "support/daemon_process.hpp"
 #include "support/engine_test.hpp"
 #include "support/plan_json.hpp"
 #include "support/test_directory.hpp"
@@ -42,38 +43,6 @@ std::string fixed_layers(const std::string& name, const std::vector<int>& sizes)
   }
   return text;
 }
-
-// Starts `imagegc run` in the background with its log in a file; stops it on destruction.
-class BackgroundDaemon {
-public:
-  BackgroundDaemon(const std::string& arguments, std::string log) : m_log(std::move(log)) {
-    const auto started = run_command("sh -c '" + std::string(IMAGEGC_BINARY) + " " + arguments +
-                                     " > " + m_log + " 2>&1 & echo $!'");
-    m_pid = std::stoi(started.output);
-  }
-  ~BackgroundDaemon() {
-    ::kill(m_pid, SIGTERM);
-    for (int i = 0; i < 100 && ::kill(m_pid, 0) == 0; ++i) {
-      std::this_thread::sleep_for(100ms);
-    }
-  }
-  void signal(int number) const { ::kill(m_pid, number); }
-  // Waits until the log holds `text` (a fixed string), for up to 20 s.
-  bool wait_for_log(const std::string& text) const {
-    for (int i = 0; i < 200; ++i) {
-      if (run_command("grep -qF -- '" + text + "' " + m_log).exit_code == 0) {
-        return true;
-      }
-      std::this_thread::sleep_for(100ms);
-    }
-    return false;
-  }
-  std::string log() const { return run_command("cat " + m_log).output; }
-
-private:
-  std::string m_log;
-  int m_pid = 0;
-};
 
 class PolicyPasses : public EngineTest {
 protected:
@@ -266,10 +235,9 @@ TEST_F(PolicyPasses, last_used_times_survive_a_daemon_restart) {
   const auto policy = write_policy("mode: dry-run\nschedule:\n  interval: 24h\n");
   std::time_t use_time = 0;
   {
-    BackgroundDaemon daemon("--host " + engine().host() + " run --config " + policy +
-                                " --state-dir " + (m_dir / "state").string(),
-                            (m_dir / "daemon.log").string());
-    ASSERT_TRUE(daemon.wait_for_log("images (")) << daemon.log();
+    DaemonProcess daemon({"--host", engine().host(), "run", "--config", policy, "--state-dir",
+                          (m_dir / "state").string()});
+    ASSERT_TRUE(daemon.wait_for_text("images (")) << daemon.log();
     std::this_thread::sleep_for(1100ms); // a use time later than the image's creation
     use_time = std::time(nullptr);
     engine().docker("run --rm --network none lastused/used:1 true");
@@ -294,23 +262,22 @@ namespace {
 
 TEST_F(PolicyPasses, a_broken_reload_keeps_the_old_policy_and_a_good_one_replaces_it) {
   const auto policy = write_policy("mode: dry-run\nschedule:\n  interval: 24h\n");
-  BackgroundDaemon daemon("--host " + engine().host() + " run --config " + policy +
-                              " --state-dir " + (m_dir / "state").string(),
-                          (m_dir / "daemon.log").string());
-  ASSERT_TRUE(daemon.wait_for_log("pass (schedule")) << daemon.log();
+  DaemonProcess daemon({"--host", engine().host(), "run", "--config", policy, "--state-dir",
+                        (m_dir / "state").string()});
+  ASSERT_TRUE(daemon.wait_for_text("pass (schedule")) << daemon.log();
 
   std::ofstream(policy) << "mode: enforce\nrules:\n  - name: x\n    older_than: soon\n";
   daemon.signal(SIGHUP);
-  ASSERT_TRUE(daemon.wait_for_log("the previous policy stays in force")) << daemon.log();
+  ASSERT_TRUE(daemon.wait_for_text("the previous policy stays in force")) << daemon.log();
   EXPECT_NE(daemon.log().find(":4:"), std::string::npos) << "the error names its line\n"
                                                          << daemon.log();
 
   std::ofstream(policy)
       << "mode: dry-run\nrules:\n  - name: dangling\n    select: {state: dangling}\n";
   daemon.signal(SIGHUP);
-  ASSERT_TRUE(daemon.wait_for_log("policy reloaded: mode dry-run, 1 rule(s)")) << daemon.log();
+  ASSERT_TRUE(daemon.wait_for_text("policy reloaded: mode dry-run, 1 rule(s)")) << daemon.log();
   daemon.signal(SIGUSR1);
-  ASSERT_TRUE(daemon.wait_for_log("pass (signal, dry-run)")) << daemon.log();
+  ASSERT_TRUE(daemon.wait_for_text("pass (signal, dry-run)")) << daemon.log();
 }
 
 TEST_F(PolicyPasses, build_cache_is_pruned_when_the_policy_asks) {

@@ -62,6 +62,17 @@ struct RequestFault {
   std::string message; // the error body's message for `status`; a generic one when empty
 };
 
+// A fault answering `status` to `times` requests (-1: all) matching `method` and `path_contains`.
+inline RequestFault status_fault(std::string method, std::string path_contains, int status,
+                                 int times) {
+  RequestFault fault;
+  fault.method = std::move(method);
+  fault.path_contains = std::move(path_contains);
+  fault.status = status;
+  fault.times = times;
+  return fault;
+}
+
 struct FaultPlan {
   std::vector<RequestFault> requests; // the first that matches applies
 };

@@ -34,6 +34,13 @@ std::optional<std::string> changed_since_planning(const graph::ImageGraph& live,
       return "it gained the tag " + tag + " since planning";
     }
   }
+  // A tag that left the image (a rebuild moved it) must not be deleted by name: it now names
+  // the new image. The next pass plans the old one again under what it is now.
+  for (const std::string& tag : deletion.tags) {
+    if (std::find(image->tags.begin(), image->tags.end(), tag) == image->tags.end()) {
+      return "its tag " + tag + " moved or was removed since planning";
+    }
+  }
   return std::nullopt;
 }
 
@@ -85,6 +92,15 @@ asio::awaitable<ExecutionReport> execute_plan(engine::EngineClient& client,
     std::vector<std::string> names = deletion.tags;
     names.push_back(deletion.image_id);
     bool gone = false;
+    // An engine that does not answer may have done anything: nothing more this pass.
+    const auto stop_pass = [&](std::string_view doing, const std::string& name,
+                               const engine::Error& error) {
+      outcome.kind = Outcome::Kind::failed;
+      outcome.detail = error.message;
+      report.stopped_early = true;
+      report.stop_reason = "the engine failed: " + error.message;
+      spdlog::error("{} {} failed, stopping this pass: {}", doing, name, error.message);
+    };
     for (const std::string& name : names) {
       if (gone) {
         break;
@@ -93,13 +109,25 @@ asio::awaitable<ExecutionReport> execute_plan(engine::EngineClient& client,
         gone = true; // the events already showed it removed with its last tag
         break;
       }
+      if (name != deletion.image_id) {
+        // The live graph follows the events with a lag: the engine says where the tag points
+        // now, immediately before the delete, which leaves a window of one request.
+        const auto target = co_await client.inspect_image(name);
+        if (!target) {
+          stop_pass("reading", name, target.error());
+          break;
+        }
+        if (!*target || (*target)->id != deletion.image_id) {
+          outcome.kind = Outcome::Kind::skipped;
+          outcome.detail = *target ? "its tag " + name + " now names " + (*target)->id
+                                   : "its tag " + name + " is gone";
+          spdlog::info("kept {} ({}): {}", deletion.image_id, deletion.rule, outcome.detail);
+          break;
+        }
+      }
       const auto result = co_await client.delete_image(name);
       if (!result) {
-        outcome.kind = Outcome::Kind::failed;
-        outcome.detail = result.error().message;
-        report.stopped_early = true;
-        report.stop_reason = "the engine failed: " + result.error().message;
-        spdlog::error("deleting {} failed, stopping this pass: {}", name, result.error().message);
+        stop_pass("deleting", name, result.error());
         break;
       }
       switch (result->kind) {

@@ -146,8 +146,8 @@ TEST_F(FakeDeletes, unknown_names_are_not_found) {
 
 TEST_F(FakeDeletes, injected_409_and_404_reach_the_client_as_outcomes) {
   FaultPlan plan;
-  plan.requests.push_back({"DELETE", "/images/", 409, {}, {}, 0, false, 1});
-  plan.requests.push_back({"DELETE", "/images/", 404, {}, {}, 0, false, 1});
+  plan.requests.push_back(status_fault("DELETE", "/images/", 409, 1));
+  plan.requests.push_back(status_fault("DELETE", "/images/", 404, 1));
   m_fake.set_faults(plan);
   EXPECT_EQ(remove("app:1").kind, engine::DeleteOutcome::Kind::conflict);
   EXPECT_EQ(remove("app:1").kind, engine::DeleteOutcome::Kind::not_found);

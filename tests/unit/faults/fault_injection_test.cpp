@@ -271,7 +271,7 @@ TEST_F(TrackerFaults, a_cleanly_ended_stream_is_reconnected_and_re_listed) {
 TEST_F(TrackerFaults, server_errors_on_the_re_list_are_retried_until_it_works) {
   const auto before = m_tracker->stats();
   FaultPlan plan;
-  plan.requests.push_back({"GET", "/images/json", 500, {}, {}, 0, false, 3});
+  plan.requests.push_back(status_fault("GET", "/images/json", 500, 3));
   const std::string doomed = add_removable_image();
   ASSERT_TRUE(m_tracker->wait_for(
       [&](const sync::GraphTracker& t) { return t.graph().find_image(doomed) != nullptr; }));
@@ -289,7 +289,7 @@ TEST_F(TrackerFaults, server_errors_on_the_re_list_are_retried_until_it_works) {
 TEST_F(TrackerFaults, unavailable_events_endpoint_is_retried_with_backoff) {
   const auto before = m_tracker->stats();
   FaultPlan plan;
-  plan.requests.push_back({"GET", "/events", 503, {}, {}, 0, false, 4});
+  plan.requests.push_back(status_fault("GET", "/events", 503, 4));
   m_fake.set_faults(plan);
   m_fake.close_event_streams();
   EXPECT_TRUE(m_tracker->wait_for([](const sync::GraphTracker& t) { return !t.ready(); }, 5s))

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/engine_client.hpp"
+#include "gc/executor.hpp"
 #include "gc/gc_pass.hpp"
 #include "policy/policy_loader.hpp"
 #include "support/fake_engine.hpp"
@@ -76,15 +77,54 @@ protected:
     return future.get();
   }
 
+  // The deletion of `deletion` on `live`, enforced.
+  gc::ExecutionReport execute(const graph::ImageGraph& live, policy::PlannedDeletion deletion) {
+    policy::Plan plan;
+    plan.deletions.push_back(std::move(deletion));
+    asio::io_context io;
+    auto future = asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<gc::ExecutionReport> {
+          engine::EngineClient client(io.get_executor(), m_fake.endpoint());
+          if (auto negotiated = co_await client.negotiate(); !negotiated) {
+            throw std::runtime_error(negotiated.error().message);
+          }
+          co_return co_await gc::execute_plan(client, live, plan, {policy::Mode::enforce, {}});
+        },
+        asio::use_future);
+    io.run();
+    return future.get();
+  }
+
+  graph::ImageGraph load() {
+    asio::io_context io;
+    auto future = asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<graph::ImageGraph> {
+          engine::EngineClient client(io.get_executor(), m_fake.endpoint());
+          if (auto negotiated = co_await client.negotiate(); !negotiated) {
+            throw std::runtime_error(negotiated.error().message);
+          }
+          auto graph = co_await sync::load_graph(client, graph::ImageGraph{});
+          if (!graph) {
+            throw std::runtime_error(graph.error().message);
+          }
+          co_return std::move(*graph);
+        },
+        asio::use_future);
+    io.run();
+    return future.get();
+  }
+
   FakeEngine m_fake;
   policy::Policy m_policy;
 };
 
 TEST_F(PassFaults, refused_and_missing_deletes_are_outcomes_and_a_failure_stops_the_pass) {
   FaultPlan plan;
-  plan.requests.push_back({"DELETE", "/images/", 409, {}, {}, 0, false, 1});
-  plan.requests.push_back({"DELETE", "/images/", 404, {}, {}, 0, false, 1});
-  plan.requests.push_back({"DELETE", "/images/", 500, {}, {}, 0, false, 1});
+  plan.requests.push_back(status_fault("DELETE", "/images/", 409, 1));
+  plan.requests.push_back(status_fault("DELETE", "/images/", 404, 1));
+  plan.requests.push_back(status_fault("DELETE", "/images/", 500, 1));
   m_fake.set_faults(plan);
   const auto report = pass();
   const auto& execution = report.execution;
@@ -106,6 +146,33 @@ TEST_F(PassFaults, refused_and_missing_deletes_are_outcomes_and_a_failure_stops_
   const auto left = m_fake.images();
   ASSERT_EQ(left.size(), 1u);
   EXPECT_EQ(left.front().id, id_of(5));
+}
+
+TEST_F(PassFaults, a_tag_a_rebuild_moved_after_planning_keeps_the_new_image) {
+  // app:1 on image 1 is planned for deletion; a rebuild finishing then points app:1 at image 2.
+  m_fake.tag(id_of(1), "app:1");
+  const auto planned_on = load();
+  policy::PlannedDeletion old_app{id_of(1), {"app:1"}, "old", "test", 1000, false, {}};
+  m_fake.tag(id_of(2), "app:1");
+
+  // The live graph has not seen the move yet: the engine, asked just before, says.
+  const auto stale = execute(planned_on, old_app);
+  ASSERT_EQ(stale.outcomes.size(), 1u);
+  EXPECT_EQ(stale.outcomes.front().kind, Kind::skipped) << stale.outcomes.front().detail;
+  EXPECT_NE(stale.outcomes.front().detail.find("now names " + id_of(2)), std::string::npos)
+      << stale.outcomes.front().detail;
+  // And once it has, the plan's tags no longer match the image.
+  const auto caught_up = execute(load(), old_app);
+  ASSERT_EQ(caught_up.outcomes.size(), 1u);
+  EXPECT_EQ(caught_up.outcomes.front().kind, Kind::skipped);
+  EXPECT_NE(caught_up.outcomes.front().detail.find("moved"), std::string::npos)
+      << caught_up.outcomes.front().detail;
+
+  EXPECT_EQ(m_fake.stats().requests_by_path["DELETE /images/app:1"], 0u);
+  const auto now = load();
+  ASSERT_NE(now.find_by_reference("app:1"), nullptr);
+  EXPECT_EQ(now.find_by_reference("app:1")->id, id_of(2));
+  EXPECT_NE(now.find_image(id_of(1)), nullptr);
 }
 
 } // namespace
