@@ -48,6 +48,10 @@ private:
   Kind m_kind = Kind::glob;
   std::string m_text;
   std::shared_ptr<const re2::RE2> m_compiled; // immutable, shared by copies
+  // Globs only: literal text every match starts with, ends with, and holds (the longest run).
+  std::string m_prefix;
+  std::string m_suffix;
+  std::string m_needle;
 };
 
 // `key` (present), `key=value`, `key!=value` (absent or different).
