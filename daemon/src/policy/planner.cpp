@@ -67,16 +67,28 @@ bool any_matches(const std::vector<Pattern>& patterns, std::string_view text) {
                      [&](const Pattern& pattern) { return pattern.matches(text); });
 }
 
+// Image IDs are digests: their last 16 characters hash as well as all of them, for less work.
+struct IdHash {
+  std::size_t operator()(std::string_view id) const noexcept {
+    constexpr std::size_t k_hashed = 16;
+    return std::hash<std::string_view>{}(id.size() > k_hashed ? id.substr(id.size() - k_hashed)
+                                                              : id);
+  }
+};
+
 // By image ID; the keys view the planner's own list of IDs.
-using FactsMap = std::unordered_map<std::string_view, Facts>;
+using FactsMap = std::unordered_map<std::string_view, Facts, IdHash>;
+
+// Image ID (a view of the graph's) -> the repository it is among the newest of.
+using NewestMap = std::unordered_map<std::string_view, std::string, IdHash>;
 
 // For each image, the repository in which it ranks among the newest `count` (by created time),
 // if any. An image with tags in several repositories counts in each.
-std::unordered_map<std::string, std::string>
-newest_per_repository(const std::vector<std::string>& ids, const FactsMap& facts, int count) {
+NewestMap newest_per_repository(const std::vector<std::string_view>& ids, const FactsMap& facts,
+                                int count) {
   std::unordered_map<std::string_view, std::vector<const graph::Image*>> by_repository;
   std::vector<std::string_view> repositories;
-  for (const std::string& id : ids) {
+  for (const std::string_view id : ids) {
     const graph::Image* image = facts.at(id).image;
     repositories.clear();
     for (const std::string& tag : image->tags) {
@@ -88,7 +100,7 @@ newest_per_repository(const std::vector<std::string>& ids, const FactsMap& facts
       by_repository[repository].push_back(image);
     }
   }
-  std::unordered_map<std::string, std::string> newest;
+  NewestMap newest;
   for (auto& [repository, images] : by_repository) {
     std::sort(images.begin(), images.end(), [](const graph::Image* a, const graph::Image* b) {
       return a->created != b->created ? a->created > b->created : a->id < b->id;
@@ -107,6 +119,8 @@ struct Candidate {
   std::size_t rule_index = 0;
   std::string reason;
   bool pressure = false;
+  std::int64_t age = 0; // Facts::age and idle, for ordering without a lookup
+  std::int64_t idle = 0;
 };
 
 class Planner {
@@ -140,7 +154,7 @@ public:
   }
 
   Plan run() {
-    const std::vector<std::string> open = apply_protections();
+    const std::vector<std::string_view> open = apply_protections();
     std::vector<Candidate> chosen = evaluate_rules(m_input.policy.rules, open, false);
     chosen = removable_only(std::move(chosen));
     std::vector<std::string> order = children_first(chosen);
@@ -209,18 +223,21 @@ private:
     return it == m_children.end() ? 0 : it->second.size();
   }
 
-  void keep(const std::string& id, KeepReason why, std::string reason) {
-    m_kept.try_emplace(id, KeptImage{id, m_facts.at(id).image->tags, why, std::move(reason)});
+  void keep(std::string_view id, KeepReason why, std::string reason) {
+    m_kept.try_emplace(std::string(id), KeptImage{std::string(id), m_facts.at(id).image->tags, why,
+                                                  std::move(reason)});
   }
 
   // Protections come first and nothing overrides them. Returns the images still open.
-  std::vector<std::string> apply_protections() {
+  std::vector<std::string_view> apply_protections() {
     const Protections& protect = m_input.policy.protect;
-    std::unordered_map<std::string, std::string> newest;
+    NewestMap newest;
     if (protect.newest_per_repository) {
-      newest = newest_per_repository(m_ids, m_facts, *protect.newest_per_repository);
+      newest = newest_per_repository({m_ids.begin(), m_ids.end()}, m_facts,
+                                     *protect.newest_per_repository);
     }
-    std::vector<std::string> open;
+    std::vector<std::string_view> open;
+    open.reserve(m_ids.size());
     for (const std::string& id : m_ids) {
       const Facts& facts = m_facts.at(id);
       const graph::Image& image = *facts.image;
@@ -286,9 +303,9 @@ private:
 
   // Each image belongs to the first rule that selects it; the rule's conditions then decide.
   std::vector<Candidate> evaluate_rules(const std::vector<Rule>& rules,
-                                        const std::vector<std::string>& ids, bool pressure) {
-    std::vector<std::vector<std::string>> selected(rules.size());
-    for (const std::string& id : ids) {
+                                        const std::vector<std::string_view>& ids, bool pressure) {
+    std::vector<std::vector<std::string_view>> selected(rules.size());
+    for (const std::string_view id : ids) {
       const Facts& facts = m_facts.at(id);
       bool matched = false;
       for (std::size_t index = 0; index < rules.size() && !matched; ++index) {
@@ -305,12 +322,12 @@ private:
     std::vector<Candidate> candidates;
     for (std::size_t index = 0; index < rules.size(); ++index) {
       const Rule& rule = rules[index];
-      std::unordered_map<std::string, std::string> newest;
+      NewestMap newest;
       if (rule.keep_newest) {
         newest = newest_per_repository(selected[index], m_facts, *rule.keep_newest);
       }
       const std::string prefix = "rule " + quoted(rule.name) + ": ";
-      for (const std::string& id : selected[index]) {
+      for (const std::string_view id : selected[index]) {
         const Facts& facts = m_facts.at(id);
         if (const auto it = newest.find(id); it != newest.end()) {
           keep(id, KeepReason::keep_newest,
@@ -339,7 +356,8 @@ private:
         if (rule.unused_for) {
           reason += " (unused_for " + human_duration(rule.unused_for->count()) + ")";
         }
-        candidates.push_back({id, rule.name, index, std::move(reason), pressure});
+        candidates.push_back({std::string(id), rule.name, index, std::move(reason), pressure,
+                              facts.age, facts.idle});
       }
     }
     return candidates;
@@ -380,12 +398,12 @@ private:
     std::stable_sort(sorted.begin(), sorted.end(), [&](const Candidate* a, const Candidate* b) {
       if (a->pressure) {
         // Disk pressure: least recently used first.
-        return m_facts.at(a->id).idle > m_facts.at(b->id).idle;
+        return a->idle > b->idle;
       }
       if (a->rule_index != b->rule_index) {
         return a->rule_index < b->rule_index;
       }
-      return m_facts.at(a->id).age > m_facts.at(b->id).age;
+      return a->age > b->age;
     });
     std::vector<std::string> order;
     order.reserve(candidates.size());
@@ -456,14 +474,14 @@ private:
     for (const Candidate& candidate : regular) {
       taken.insert(candidate.id);
     }
-    std::vector<std::string> pool;
+    std::vector<std::string_view> pool;
     for (const auto& [id, kept] : m_kept) {
       const bool overridable =
           kept.why == KeepReason::no_rule || kept.why == KeepReason::keep_newest ||
           kept.why == KeepReason::younger_than || kept.why == KeepReason::recently_used ||
           kept.why == KeepReason::kept_children;
       if (overridable && !taken.contains(id)) {
-        pool.push_back(id);
+        pool.push_back(m_facts.find(id)->first); // views the planner's own ID list
       }
     }
     std::sort(pool.begin(), pool.end());
