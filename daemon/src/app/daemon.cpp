@@ -5,10 +5,12 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include "app/plan_report.hpp"
@@ -290,6 +292,10 @@ private:
     spdlog::info("{}", summary);
     m_notify.status("engine " + m_tracker.api_version().to_string() + ": " + summary);
     m_notify.ready();
+    // A re-list holds the engine's answers, the previous graph and the lists above all at once;
+    // once they are gone, the heap they took goes back to the system instead of lingering as the
+    // daemon's resident size. Posted, so that it runs after this call's own memory is freed.
+    asio::post(m_io, [] { ::malloc_trim(0); });
   }
 
   bool disk_above_high_watermark() const {
