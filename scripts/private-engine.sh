@@ -2,8 +2,11 @@
 # A private Docker engine for tests and the demo, never the system one: its own socket, data
 # root and exec root under DIR, no bridge and no iptables, so nothing leaves the machine.
 #
-#   scripts/private-engine.sh start DIR   # prints the DOCKER_HOST to use
+#   scripts/private-engine.sh start DIR [SOCKET]  # prints the DOCKER_HOST to use
 #   scripts/private-engine.sh stop DIR
+#
+# SOCKET (default docker.sock) names the socket in DIR: tests serve the same data root on a
+# second socket to change images behind the back of a daemon watching the first.
 #
 # On start it imports busybox:latest from Debian's busybox-static (no registry is needed).
 # The engine reaches no registry: its proxy is a closed port on loopback.
@@ -11,12 +14,13 @@ set -euo pipefail
 
 command=${1:?usage: private-engine.sh start|stop DIR}
 dir=${2:?usage: private-engine.sh start|stop DIR}
+socket_name=${3:-docker.sock}
 docker_cli=${IMAGEGC_DOCKER_CLI:-/usr/bin/docker}
 
 start() {
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
-  local socket=$dir/docker.sock
+  local socket=$dir/${socket_name}
   if [[ -f $dir/docker.pid ]] && kill -0 "$(cat "$dir/docker.pid")" 2>/dev/null; then
     echo "unix://$socket"
     return
