@@ -1,13 +1,58 @@
 #include "graph/layer_trie.hpp"
 
+#include <cstring>
 #include <functional>
 
 namespace imagegc::graph {
 
-std::size_t LayerTrie::ChainHash::operator()(ChainKeyView key) const noexcept {
+namespace {
+
+constexpr std::string_view k_sha256_prefix = "sha256:";
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  return -1;
+}
+
+} // namespace
+
+LayerTrie::ChainKey LayerTrie::make_key(NodeId parent, std::string_view diff_id) {
+  ChainKey key;
+  key.parent = parent;
+  if (diff_id.size() == k_sha256_prefix.size() + 2 * key.digest.size() &&
+      diff_id.starts_with(k_sha256_prefix)) {
+    const std::string_view hex = diff_id.substr(k_sha256_prefix.size());
+    bool valid = true;
+    for (std::size_t i = 0; valid && i < key.digest.size(); ++i) {
+      const int high = hex_value(hex[2 * i]);
+      const int low = hex_value(hex[2 * i + 1]);
+      valid = high >= 0 && low >= 0;
+      key.digest[i] = static_cast<std::uint8_t>((high << 4) | low);
+    }
+    if (valid) {
+      return key;
+    }
+    key.digest = {};
+  }
+  key.other = diff_id;
+  return key;
+}
+
+std::size_t LayerTrie::ChainHash::operator()(const ChainKey& key) const noexcept {
   constexpr std::size_t k_mix = 0x9E3779B97F4A7C15ULL;
-  return std::hash<std::string_view>{}(key.diff_id) ^
-         (static_cast<std::size_t>(key.parent) * k_mix);
+  std::size_t hash = 0;
+  if (key.other.empty()) {
+    // A digest's bytes are as good as any hash of them.
+    std::memcpy(&hash, key.digest.data(), sizeof hash);
+  } else {
+    hash = std::hash<std::string>{}(key.other);
+  }
+  return hash ^ (static_cast<std::size_t>(key.parent) * k_mix);
 }
 
 LayerTrie::Path LayerTrie::acquire(std::span<const Layer> layers, const ViewFlags& removed) {
@@ -48,8 +93,7 @@ void LayerTrie::release(std::span<const Layer> layers, std::span<const NodeId> p
     account(node, 1);
     if (node.users == 0) {
       const NodeId parent = index == 0 ? k_root : path[index - 1];
-      if (auto it = m_index.find(ChainKeyView{parent, layers[index].diff_id});
-          it != m_index.end()) {
+      if (auto it = m_index.find(make_key(parent, layers[index].diff_id)); it != m_index.end()) {
         m_index.erase(it);
       }
       node = Node{};
@@ -78,7 +122,8 @@ void LayerTrie::clear() {
 }
 
 LayerTrie::NodeId LayerTrie::find_or_create(NodeId parent, std::string_view diff_id) {
-  if (auto it = m_index.find(ChainKeyView{parent, diff_id}); it != m_index.end()) {
+  ChainKey key = make_key(parent, diff_id);
+  if (auto it = m_index.find(key); it != m_index.end()) {
     return it->second;
   }
   NodeId id = 0;
@@ -89,7 +134,7 @@ LayerTrie::NodeId LayerTrie::find_or_create(NodeId parent, std::string_view diff
     id = static_cast<NodeId>(m_nodes.size());
     m_nodes.emplace_back();
   }
-  m_index.emplace(ChainKey{parent, std::string(diff_id)}, id);
+  m_index.emplace(std::move(key), id);
   return id;
 }
 

@@ -62,26 +62,20 @@ private:
     std::array<std::uint32_t, k_view_count> kept{}; // users the view keeps
   };
 
-  struct ChainKeyView {
-    NodeId parent;
-    std::string_view diff_id;
-  };
+  // A node's key: its parent and its diff ID. Diff IDs are "sha256:" and 64 hex digits, kept as
+  // the 32 bytes they spell (a large host has hundreds of thousands of nodes); any other text is
+  // kept as it is.
   struct ChainKey {
-    NodeId parent;
-    std::string diff_id;
+    NodeId parent = k_root;
+    std::array<std::uint8_t, 32> digest{};
+    std::string other; // empty for a digest
 
-    operator ChainKeyView() const { return {parent, diff_id}; }
+    bool operator==(const ChainKey&) const = default;
   };
   struct ChainHash {
-    using is_transparent = void;
-    std::size_t operator()(ChainKeyView key) const noexcept;
+    std::size_t operator()(const ChainKey& key) const noexcept;
   };
-  struct ChainEqual {
-    using is_transparent = void;
-    bool operator()(ChainKeyView lhs, ChainKeyView rhs) const noexcept {
-      return lhs.parent == rhs.parent && lhs.diff_id == rhs.diff_id;
-    }
-  };
+  static ChainKey make_key(NodeId parent, std::string_view diff_id);
 
   NodeId find_or_create(NodeId parent, std::string_view diff_id);
   // Adds (sign 1) or takes away (sign -1) what `node` contributes to the running totals.
@@ -91,7 +85,7 @@ private:
   std::vector<NodeId> m_free;
   // The diff ID lives only in the key: a node is found by (parent node, diff ID) and released
   // with the layers of the image that held it.
-  std::unordered_map<ChainKey, NodeId, ChainHash, ChainEqual> m_index;
+  std::unordered_map<ChainKey, NodeId, ChainHash> m_index;
   std::int64_t m_bytes = 0;
   std::array<std::int64_t, k_view_count> m_freed{};
 };
