@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <unordered_map>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -42,7 +43,47 @@ struct GraphTracker::Impl {
   bool need_sync = false;
   bool synced_once = false;
   asio::steady_timer wakeup;
-  std::deque<std::string> queue;
+  // A line of the events stream, parsed as it arrives.
+  struct Queued {
+    std::string line;
+    engine::Result<engine::Event> event;
+    std::string reads; // what applying it re-reads from the engine ("" when nothing)
+  };
+  std::deque<Queued> queue;
+  // How many queued events re-read each object. An event whose object a later queued event
+  // re-reads anyway needs no read of its own: every read takes the engine's state as it is then,
+  // not what the event said. This is what lets a backlog (a burst of container events) drain.
+  std::unordered_map<std::string, std::size_t> queued_reads;
+
+  void enqueue(std::string_view line) {
+    Queued queued{std::string(line), engine::parse_event(line), {}};
+    if (queued.event) {
+      const EventEffect effect = effect_of(*queued.event);
+      if (effect.kind == EventEffect::Kind::refresh_image ||
+          effect.kind == EventEffect::Kind::refresh_container) {
+        queued.reads = (effect.kind == EventEffect::Kind::refresh_image ? "image " : "container ") +
+                       effect.subject;
+        ++queued_reads[queued.reads];
+      }
+    }
+    queue.push_back(std::move(queued));
+  }
+
+  // Takes `queued` off the count; true when a later queued event re-reads the same object.
+  bool read_again_later(const Queued& queued) {
+    if (queued.reads.empty()) {
+      return false;
+    }
+    const auto it = queued_reads.find(queued.reads);
+    if (it == queued_reads.end()) {
+      return false;
+    }
+    if (--it->second == 0) {
+      queued_reads.erase(it);
+      return false;
+    }
+    return true;
+  }
   ReplayFilter replay;
   engine::EventStream* current_stream = nullptr;
   Clock::time_point next_resync = Clock::time_point::max();
@@ -128,9 +169,11 @@ struct GraphTracker::Impl {
   }
 
   // One line of the events stream; false when the engine could not be read.
-  asio::awaitable<bool> handle_line(const std::string& line) {
+  asio::awaitable<bool> handle_line(const Queued& queued) {
     ++stats.events_received;
-    auto event = engine::parse_event(line);
+    const bool read_later = read_again_later(queued);
+    const std::string& line = queued.line;
+    const auto& event = queued.event;
     if (!event) {
       ++stats.events_malformed;
       spdlog::warn("skipped a malformed event ({}): {:.200}", event.error().message, line);
@@ -144,8 +187,9 @@ struct GraphTracker::Impl {
       ++stats.events_ignored;
       co_return true;
     }
-    auto applied = co_await apply_event(client, graph, *event);
-    if (!applied) {
+    if (read_later) {
+      ++stats.events_coalesced;
+    } else if (auto applied = co_await apply_event(client, graph, *event); !applied) {
       record_error("applying a " + event->type + " " + event->action + " event failed",
                    applied.error());
       // A broken answer about one object is not a broken engine: the next re-list repairs it.
@@ -198,7 +242,7 @@ struct GraphTracker::Impl {
       wake();
     };
     sink.on_line = [this](std::string_view line) {
-      queue.emplace_back(line);
+      enqueue(line);
       wake();
     };
     sink.on_oversized_line = [this](std::size_t bytes) {
@@ -237,9 +281,9 @@ struct GraphTracker::Impl {
         continue;
       }
       if (!queue.empty()) {
-        const std::string line = std::move(queue.front());
+        const Queued queued = std::move(queue.front());
         queue.pop_front();
-        healthy = co_await handle_line(line);
+        healthy = co_await handle_line(queued);
         continue;
       }
       if (done) {
@@ -257,6 +301,7 @@ struct GraphTracker::Impl {
     }
     current_stream = nullptr;
     queue.clear();
+    queued_reads.clear();
     need_sync = false;
     ready = false;
     // A stream cancelled here (stopping, or a failed re-list already recorded) is no news.

@@ -27,6 +27,7 @@ struct TrackerOptions {
 struct TrackerStats {
   std::uint64_t events_received = 0;
   std::uint64_t events_applied = 0;   // events that changed or re-read something
+  std::uint64_t events_coalesced = 0; // of those, left to a later queued event's re-read
   std::uint64_t events_ignored = 0;   // actions that do not concern the graph
   std::uint64_t events_malformed = 0; // lines that did not parse (logged, skipped)
   std::uint64_t events_duplicate = 0; // replayed after a reconnect and already applied
