@@ -228,6 +228,12 @@ private:
       rules.push_back(rule.name);
     }
     m_metrics.update_plan(current_plan(), rules);
+    // A plan of a large host is a large allocation that passes: return the heap it took, at most
+    // once a minute (the walk over the heap is not free either).
+    if (SteadyClock::now() - m_last_heap_release >= std::chrono::minutes(1)) {
+      m_last_heap_release = SteadyClock::now();
+      ::malloc_trim(0);
+    }
   }
 
   void refresh_metrics() {
@@ -484,6 +490,7 @@ private:
   asio::steady_timer m_metrics_timer;
   bool m_metrics_refresh_pending = false;
   SteadyClock::time_point m_last_plan_metrics{};
+  SteadyClock::time_point m_last_heap_release{};
   std::uint64_t m_plan_input_changes = 0; // graph changes and policy reloads
   std::uint64_t m_planned_changes = 0;    // m_plan_input_changes the plan figures reflect
   std::unique_ptr<http::Server> m_http;
