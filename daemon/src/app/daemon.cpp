@@ -69,7 +69,7 @@ std::string graph_summary(const graph::ImageGraph& graph) {
 
 class Daemon {
 public:
-  Daemon(asio::io_context& io, engine::Endpoint endpoint, DaemonOptions options,
+  Daemon(asio::io_context& io, const engine::Endpoint& endpoint, DaemonOptions options,
          policy::Policy policy, std::unique_ptr<gc::StateStore> state)
       : m_io(io), m_options(std::move(options)), m_policy(std::move(policy)),
         m_state(std::move(state)), m_tracker(io.get_executor(), endpoint),
@@ -98,7 +98,7 @@ public:
     m_notify.start_watchdog();
     wait_for_signal();
     asio::co_spawn(m_io, m_tracker.run(), rethrow);
-    asio::co_spawn(m_io, scheduler(), [this](std::exception_ptr error) {
+    asio::co_spawn(m_io, scheduler(), [this](const std::exception_ptr& error) {
       m_signals.cancel();
       m_tracker.stop();
       rethrow(error);
@@ -108,7 +108,7 @@ public:
   }
 
 private:
-  static void rethrow(std::exception_ptr error) {
+  static void rethrow(const std::exception_ptr& error) {
     if (error) {
       std::rethrow_exception(error);
     }
