@@ -42,7 +42,10 @@ IMAGEGC_BUILD_DIR=$asan_dir CMAKE_BUILD_TYPE=Debug IMAGEGC_SANITIZE=address,unde
   cd "$asan_dir"
   export ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=0
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  ctest --output-on-failure --timeout 900 -LE packaging "$@"
+  # Not the 96 MiB never-ending events line: its bound is on peak RSS, which ASan's shadow
+  # memory and quarantine decide, and at -O0 the line takes longer than the test's minute.
+  ctest --output-on-failure --timeout 900 -LE packaging \
+    -E 'TrackerFaults\.a_never_ending_line_does_not_grow_memory' "$@"
 )
 
 # Short runs of the fuzz targets: a crash or hang fails.
