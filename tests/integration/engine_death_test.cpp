@@ -257,7 +257,8 @@ rules:
   }
   // The delete in flight when the engine died may have happened without an answer: the second
   // pass, planned on a fresh re-list, does not see it, and nobody can say it deleted it.
-  EXPECT_GE(once.size() + 1, planned.size()) << m_daemon->log() << "the second pass finishes the first's work";
+  EXPECT_GE(once.size() + 1, planned.size())
+      << m_daemon->log() << "the second pass finishes the first's work";
   EXPECT_TRUE(m_docker->engine_dangling_ids().empty()) << "the second pass finishes the work";
   EXPECT_EQ(m_docker->try_docker("image inspect kept/base:1").exit_code, 0);
   EXPECT_EQ(m_docker->try_docker("image inspect busybox:latest").exit_code, 0);

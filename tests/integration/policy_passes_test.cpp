@@ -207,7 +207,7 @@ TEST_F(PolicyPasses, an_image_that_gains_a_container_after_planning_survives) {
   graph = engine().load_graph();
   const auto report = engine().call<gc::ExecutionReport>(
       [&](engine::EngineClient& client) -> asio::awaitable<gc::ExecutionReport> {
-        co_return co_await gc::execute_plan(client, graph, plan, {policy::Mode::enforce, {}});
+        co_return co_await gc::execute_plan(client, graph, plan, gc::ExecutionOptions::enforcing());
       });
   const auto outcome = std::find_if(report.outcomes.begin(), report.outcomes.end(),
                                     [&](const auto& each) { return each.image_id == id; });
@@ -221,7 +221,7 @@ TEST_F(PolicyPasses, an_image_that_gains_a_container_after_planning_survives) {
         graph::ImageGraph before_the_container = graph;
         before_the_container.remove_container(before_the_container.containers().front().id);
         co_return co_await gc::execute_plan(client, before_the_container, plan,
-                                            {policy::Mode::enforce, {}});
+                                            gc::ExecutionOptions::enforcing());
       });
   const auto refused = std::find_if(stale.outcomes.begin(), stale.outcomes.end(),
                                     [&](const auto& each) { return each.image_id == id; });

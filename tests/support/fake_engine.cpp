@@ -118,6 +118,11 @@ Target parse_target(std::string_view target) {
   return parsed;
 }
 
+std::string query_value(const std::map<std::string, std::string>& query, const std::string& key) {
+  const auto it = query.find(key);
+  return it == query.end() ? std::string{} : it->second;
+}
+
 bool truthy(const std::map<std::string, std::string>& query, const std::string& key) {
   const auto it = query.find(key);
   return it != query.end() && (it->second == "1" || it->second == "true" || it->second == "True");
@@ -560,6 +565,19 @@ struct FakeEngine::Impl {
       emit("image", "delete", parent, {{"name", parent}});
     }
     return result;
+  }
+
+  // Points `reference` at `image`, taking it from any other image without an untag.
+  void tag_image(FakeImage& image, const std::string& reference) {
+    const std::string normalized = normalize_reference(reference);
+    take_reference(normalized);
+    image.tags.push_back(normalized);
+    references[normalized] = image.id;
+    if (options.containerd_store) {
+      image.stored_at = now_seconds(); // a new record: daemon/containerd/image_tag.go
+    }
+    changed();
+    emit("image", "tag", image.id, {{"name", normalized}});
   }
 
   FakeDeleteResult remove_image(const std::string& name, bool prune) {
@@ -1037,6 +1055,17 @@ struct FakeEngine::Impl {
       }
       return {200, items.dump()};
     }
+    if (method == http::verb::post && path.starts_with("/images/") && path.ends_with("/tag")) {
+      bool by_id = false;
+      const auto id = resolve(path.substr(8, path.size() - 8 - 4), by_id);
+      const auto repository = query_value(target.query, "repo");
+      if (!id || repository.empty()) {
+        return error_reply(id ? 400 : 404, "No such image or no repo");
+      }
+      const auto tag = query_value(target.query, "tag");
+      tag_image(images.at(*id), repository + ":" + (tag.empty() ? "latest" : tag));
+      return {201, ""};
+    }
     if (method == http::verb::post && path == "/build/prune") {
       return {200, Json{{"CachesDeleted", Json::array()}, {"SpaceReclaimed", 0}}.dump()};
     }
@@ -1386,15 +1415,7 @@ void FakeEngine::tag(const std::string& image_id, const std::string& reference) 
     if (it == impl.images.end()) {
       throw std::invalid_argument("no image " + image_id);
     }
-    const std::string normalized = impl.normalize_reference(reference);
-    impl.take_reference(normalized);
-    it->second.tags.push_back(normalized);
-    impl.references[normalized] = image_id;
-    if (impl.options.containerd_store) {
-      it->second.stored_at = impl.now_seconds(); // a new record: daemon/containerd/image_tag.go
-    }
-    impl.changed();
-    impl.emit("image", "tag", image_id, {{"name", normalized}});
+    impl.tag_image(it->second, reference);
   });
 }
 

@@ -171,6 +171,24 @@ EngineClient::inspect_container(std::string_view id) {
                                       "GET /containers/{id}/json", parse_container_details);
 }
 
+asio::awaitable<Result<void>> EngineClient::tag_image(std::string_view id,
+                                                      std::string_view reference) {
+  const auto colon = reference.rfind(':');
+  const auto repository = reference.substr(0, colon);
+  const auto tag = colon == std::string_view::npos ? "latest" : reference.substr(colon + 1);
+  auto response = co_await m_connection.request(
+      "POST", path("/images/" + util::percent_encode(id, true) +
+                   "/tag?repo=" + util::percent_encode(repository, true) +
+                   "&tag=" + util::percent_encode(tag, true)));
+  if (!response) {
+    co_return util::unexpected(std::move(response).error());
+  }
+  if (response->status != 201 && response->status != 200) {
+    co_return status_error("POST /images/{name}/tag", *response);
+  }
+  co_return Result<void>{};
+}
+
 asio::awaitable<Result<DeleteOutcome>> EngineClient::delete_image(std::string_view name,
                                                                   bool prune_parents) {
   // force is never sent: an engine conflict means the image stays.

@@ -60,6 +60,9 @@ public:
   boost::asio::awaitable<Result<std::vector<ContainerSummary>>> list_containers();
   boost::asio::awaitable<Result<std::optional<ContainerDetails>>>
   inspect_container(std::string_view id);
+  // Adds `reference` ("repo:tag") to the image `id`; never forces (a tag that exists moves only
+  // as `docker tag` moves it).
+  boost::asio::awaitable<Result<void>> tag_image(std::string_view id, std::string_view reference);
   // Never forces. 404 and 409 are outcomes, not errors.
   boost::asio::awaitable<Result<DeleteOutcome>> delete_image(std::string_view name,
                                                              bool prune_parents = true);

@@ -265,7 +265,7 @@ std::vector<std::string> without(std::vector<std::string> values, std::string_vi
 // digest without a repository, which its listing gives as the only RepoDigests entry of an image
 // whose platform content is missing (daemon/containerd/image_list.go, imageSummary).
 bool is_no_reference(std::string_view name) {
-  return is_dangling_record_name(name) || name.starts_with("sha256:");
+  return is_dangling_record_name(name) || name.starts_with("sha256:") || is_hold_reference(name);
 }
 
 // RepoTags or RepoDigests as Docker reports them: placeholders dropped, Podman's fully qualified

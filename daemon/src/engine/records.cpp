@@ -16,4 +16,21 @@ std::string_view to_string(ImageStore store) {
   return "unknown";
 }
 
+std::string hold_reference(std::string_view image_id) {
+  const auto colon = image_id.find(':');
+  const auto hex = colon == std::string_view::npos ? image_id : image_id.substr(colon + 1);
+  return std::string(k_hold_repository) + ":" + std::string(hex);
+}
+
+bool is_hold_reference(std::string_view reference) {
+  for (const std::string_view prefix : {"", "localhost/", "docker.io/library/"}) {
+    if (reference.starts_with(prefix) &&
+        reference.substr(prefix.size()).starts_with(k_hold_repository) &&
+        reference.substr(prefix.size() + k_hold_repository.size()).starts_with(':')) {
+      return true;
+    }
+  }
+  return false;
+}
+
 } // namespace imagegc::engine

@@ -176,4 +176,12 @@ struct BuildPruneResponse {
   std::int64_t space_reclaimed = 0;
 };
 
+// A reference imagegc adds to an image it is about to delete, so that removing the image's own
+// tags leaves it in place for a grace period (see gc/executor.cpp). It is imagegc's own
+// bookkeeping: the engine client leaves it out of every image's tags.
+std::string hold_reference(std::string_view image_id); // "imagegc-hold:<the ID's hex digits>"
+constexpr std::string_view k_hold_repository = "imagegc-hold";
+// Also in the fully qualified form Podman lists ("localhost/imagegc-hold:…").
+bool is_hold_reference(std::string_view reference);
+
 } // namespace imagegc::engine

@@ -17,6 +17,16 @@ namespace imagegc::gc {
 struct ExecutionOptions {
   policy::Mode mode = policy::Mode::dry_run;
   std::optional<std::chrono::seconds> max_duration;
+  // How long a tagged image waits, its tags removed, before it is deleted: containers whose
+  // creation had already found it by name register meanwhile (see executor.cpp).
+  std::chrono::milliseconds hold_grace{2000};
+
+  // Enforce mode, everything else as default.
+  static ExecutionOptions enforcing() {
+    ExecutionOptions options;
+    options.mode = policy::Mode::enforce;
+    return options;
+  }
 };
 
 // What one pass did, image by image.
@@ -46,10 +56,11 @@ struct ExecutionReport {
   [[nodiscard]] std::size_t count(Outcome::Kind kind) const;
 };
 
-// Runs `plan` against the engine in order, without force. Right before each delete it checks the
-// live graph (kept current by events while the pass runs): an image that gained a container or a
-// tag since planning is skipped. 409 means "kept", 404 "already gone"; neither is an error. In
-// dry-run mode it does everything but the delete.
+// Runs `plan` against the engine in order, without force. It checks the live graph (kept current
+// by events while the pass runs) before each step: an image that gained a container or a tag, or
+// lost one, since planning is skipped. Tagged images are held by a reference of imagegc's own
+// while their tags go, and deleted after `hold_grace`. 409 means "kept", 404 "already gone";
+// neither is an error. In dry-run mode it does everything but the engine calls.
 boost::asio::awaitable<ExecutionReport> execute_plan(engine::EngineClient& client,
                                                      const graph::ImageGraph& live,
                                                      const policy::Plan& plan,

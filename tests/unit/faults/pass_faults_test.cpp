@@ -89,7 +89,8 @@ protected:
           if (auto negotiated = co_await client.negotiate(); !negotiated) {
             throw std::runtime_error(negotiated.error().message);
           }
-          co_return co_await gc::execute_plan(client, live, plan, {policy::Mode::enforce, {}});
+          co_return co_await gc::execute_plan(client, live, plan,
+                                              gc::ExecutionOptions::enforcing());
         },
         asio::use_future);
     io.run();
