@@ -181,7 +181,9 @@ asio::awaitable<engine::Result<graph::ImageGraph>> load_graph(engine::EngineClie
       images[index] = *previous;
       continue;
     }
-    if (!previous && remembered) {
+    // Not on the containerd store: there the listing's Size is no chain's (it adds packed content
+    // and other platforms), and only inspect says when the image's records were made (stored_at).
+    if (!previous && remembered && client.image_store() == engine::ImageStore::graphdriver) {
       if (auto layers = remembered(summary.id);
           layers && chain_fits_listing(*layers, summary.size, client.is_podman())) {
         images[index] = from_listing(summary, std::move(*layers));

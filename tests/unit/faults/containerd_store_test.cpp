@@ -253,6 +253,34 @@ rules:
   EXPECT_EQ(fake.image_count(), 2u) << "everything else went";
 }
 
+TEST_F(ContainerdStore, a_re_list_inspects_images_whose_chains_are_remembered) {
+  // Even when a remembered chain adds up to the listed size, the listing does not say when the
+  // image's records were made: the age the policy needs comes from inspect.
+  FakeImage bare = image(9, "", {layer(9, 4321)}, {}, unix_now(), unix_now() - 30 * k_hour);
+  bare.packed_bytes = 0;
+  bare.other_platforms_bytes = 0;
+  fake.add_image(bare, false);
+  const std::vector<graph::Layer> chain{{bare.layers.front().diff_id, 4321}};
+  const auto graph = with_client<graph::ImageGraph>(
+      fake, [&](engine::EngineClient& client) -> asio::awaitable<graph::ImageGraph> {
+        auto loaded = co_await sync::load_graph(
+            client, graph::ImageGraph{},
+            [&](std::string_view id) -> std::optional<std::vector<graph::Layer>> {
+              if (id == bare.id) {
+                return chain;
+              }
+              return std::nullopt;
+            });
+        if (!loaded) {
+          throw std::runtime_error(loaded.error().message);
+        }
+        co_return std::move(*loaded);
+      });
+  const graph::Image* read = graph.find_image(bare.id);
+  ASSERT_NE(read, nullptr);
+  EXPECT_EQ(read->stored_at, std::optional<std::int64_t>(bare.stored_at));
+}
+
 TEST_F(ContainerdStore, the_fake_deletes_as_the_containerd_store_does) {
   fake.tag(base.id, "alpine:3.20");
   // One of two names: only untagged.
