@@ -96,8 +96,9 @@ std::vector<bool> choose_layer_entries(const std::vector<Likelihood>& likelihood
       }
     }
     const std::size_t take = std::min(remaining, members.size());
-    const auto first = tier == Likelihood::certain ? members.begin() : members.end() - take;
-    std::for_each(first, first + take, [&chosen](std::size_t i) { chosen[i] = true; });
+    const auto count = static_cast<std::ptrdiff_t>(take);
+    const auto first = tier == Likelihood::certain ? members.begin() : members.end() - count;
+    std::for_each(first, first + count, [&chosen](std::size_t i) { chosen[i] = true; });
     remaining -= take;
   }
   return chosen;

@@ -1,5 +1,9 @@
 #include "engine/records.hpp"
 
+#include <algorithm>
+#include <array>
+#include <string_view>
+
 namespace imagegc::engine {
 
 std::string ApiVersion::to_string() const {
@@ -23,14 +27,12 @@ std::string hold_reference(std::string_view image_id) {
 }
 
 bool is_hold_reference(std::string_view reference) {
-  for (const std::string_view prefix : {"", "localhost/", "docker.io/library/"}) {
-    if (reference.starts_with(prefix) &&
-        reference.substr(prefix.size()).starts_with(k_hold_repository) &&
-        reference.substr(prefix.size() + k_hold_repository.size()).starts_with(':')) {
-      return true;
-    }
-  }
-  return false;
+  constexpr std::array<std::string_view, 3> k_prefixes{"", "localhost/", "docker.io/library/"};
+  return std::ranges::any_of(k_prefixes, [reference](std::string_view prefix) {
+    return reference.starts_with(prefix) &&
+           reference.substr(prefix.size()).starts_with(k_hold_repository) &&
+           reference.substr(prefix.size() + k_hold_repository.size()).starts_with(':');
+  });
 }
 
 } // namespace imagegc::engine

@@ -24,7 +24,9 @@ std::string labels_text(const std::map<std::string, std::string>& labels) {
   std::string text = "{";
   for (const auto& [key, value] : labels) {
     text += text.size() == 1 ? "" : ", ";
-    text += key + "=" + value;
+    text += key;
+    text += '=';
+    text += value;
   }
   return text + "}";
 }

@@ -38,7 +38,8 @@ constexpr auto k_percent_expected = "a percentage like 85%";
 // A value in the document with the path that names it in messages ("rules[1].older_than") and
 // the place to point at: the value itself, or its key when the value is empty (yaml-cpp marks an
 // empty value where the next token starts, often on the following line).
-struct Value {
+// yaml-cpp's Node assignment may throw, so this one's may too: it is never relied on not to.
+struct Value { // NOLINT(bugprone-exception-escape)
   YAML::Node node;
   YAML::Mark mark;
   std::string path;
@@ -457,7 +458,7 @@ private:
         expected(value_of(key_node, value.mark, value.path), "a key name");
         continue;
       }
-      const std::string key = key_node.Scalar();
+      const std::string& key = key_node.Scalar();
       const std::string path = child_path(value.path, key);
       const YAML::Mark key_mark = key_node.Mark();
       if (std::find(known.begin(), known.end(), key) == known.end()) {
@@ -651,8 +652,9 @@ private:
       if (!text) {
         return;
       }
-      const auto found = std::find_if(k_states.begin(), k_states.end(),
-                                      [&](const auto& state) { return state.first == *text; });
+      const auto* const found =
+          std::find_if(k_states.begin(), k_states.end(),
+                       [&](const auto& state) { return state.first == *text; });
       if (found == k_states.end()) {
         expected(item, k_what);
       } else if (std::find(out.begin(), out.end(), found->second) == out.end()) {
@@ -861,7 +863,7 @@ private:
     }
   }
 
-  struct WatermarkMarks {
+  struct WatermarkMarks { // NOLINT(bugprone-exception-escape): holds yaml-cpp nodes, as Value
     std::optional<Value> used;
     std::optional<Value> free;
   };
