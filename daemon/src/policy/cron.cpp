@@ -251,7 +251,7 @@ CronExpression::next_after(std::chrono::system_clock::time_point after) const {
   }
   // Stay where time_t converts back to a time_point without overflow (a nanosecond clock ends in
   // 2262).
-  const std::time_t horizon = Clock::to_time_t(never) - k_search_years * 366 * 24 * k_hour;
+  const std::time_t horizon = Clock::to_time_t(never) - k_hour * 24 * 366 * k_search_years;
   std::time_t time = Clock::to_time_t(after);
   if (time >= horizon) {
     return never;
