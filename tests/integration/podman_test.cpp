@@ -269,9 +269,12 @@ TEST_F(PodmanScenarios, what_podman_does_not_report_is_not_used) {
   EXPECT_TRUE(usage.build_cache.empty());
   EXPECT_EQ(podman().load_graph().layers_bytes(), podman().podman_layer_store_bytes());
 
+  // The coroutine keeps a reference to its options until it is awaited, after the lambda
+  // returns: they must outlive the call, not be a temporary inside it.
+  const engine::BuildPruneOptions options;
   std::vector<std::string> dropped;
   const auto pruned = podman().call<engine::Result<engine::BuildPruneResponse>>(
-      [&](engine::EngineClient& client) { return client.prune_build_cache({}, dropped); });
+      [&](engine::EngineClient& client) { return client.prune_build_cache(options, dropped); });
   ASSERT_FALSE(pruned.has_value());
   EXPECT_EQ(pruned.error().http_status, 404) << pruned.error().message;
 }
