@@ -1,5 +1,8 @@
+#include <algorithm>
+#include <chrono>
 #include <future>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -17,6 +20,16 @@ namespace imagegc::http {
 namespace {
 
 namespace asio = boost::asio;
+
+template <class Condition> bool eventually(Condition condition) {
+  for (int i = 0; i < 500; ++i) {
+    if (condition()) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return condition();
+}
 
 // A server on an ephemeral loopback port, run on its own thread.
 class RunningServer {
@@ -151,6 +164,69 @@ TEST(HttpServer, connections_over_the_cap_are_closed_and_others_still_served) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_EQ(server.request("GET", "/metrics")->status, 200);
+}
+
+// Holds connections at the cap that send a header line every 200 ms and never finish: the
+// read timeout ends them although they are not idle, and the server serves others again.
+TEST(HttpServer, slowloris_connections_are_cut_at_the_read_timeout) {
+  ServerOptions options;
+  options.max_connections = 4;
+  options.read_timeout = std::chrono::seconds(1);
+  RunningServer server(options);
+  asio::io_context io;
+  std::vector<asio::ip::tcp::socket> slow;
+  for (int i = 0; i < 4; ++i) {
+    slow.emplace_back(io).connect({asio::ip::make_address("127.0.0.1"), server.port()});
+    asio::write(slow.back(), asio::buffer(std::string("GET /metrics HTTP/1.1\r\n")));
+  }
+  ASSERT_TRUE(eventually([&] { return server.open_connections() == 4; }));
+  std::vector<bool> cut(slow.size(), false);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::count(cut.begin(), cut.end(), false) > 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    for (std::size_t i = 0; i < slow.size(); ++i) {
+      boost::system::error_code ec;
+      asio::write(slow[i], asio::buffer(std::string("X-Slow: a\r\n")), ec);
+      cut[i] = cut[i] || ec.failed();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(std::count(cut.begin(), cut.end(), true), 4) << "a trickling request outlived the "
+                                                            "read timeout";
+  EXPECT_TRUE(eventually([&] { return server.open_connections() == 0; }));
+  EXPECT_EQ(server.request("GET", "/metrics")->status, 200);
+}
+
+// Thousands of requests in one write, answered in order on one connection, while another
+// client is served beside it: the server reads one request at a time, however many are queued.
+TEST(HttpServer, a_pipelined_flood_is_answered_in_order_and_others_still_served) {
+  RunningServer server;
+  constexpr int k_requests = 5000;
+  std::string flood;
+  for (int i = 0; i < k_requests; ++i) {
+    flood += "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+  }
+  flood += "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  asio::io_context io;
+  asio::ip::tcp::socket socket(io);
+  socket.connect({asio::ip::make_address("127.0.0.1"), server.port()});
+  std::thread writer([&] {
+    boost::system::error_code ec;
+    asio::write(socket, asio::buffer(flood), ec);
+  });
+  EXPECT_EQ(server.request("GET", "/metrics")->status, 200);
+  std::string answer;
+  boost::system::error_code ec;
+  asio::read(socket, asio::dynamic_buffer(answer), ec);
+  writer.join();
+  std::size_t answered = 0;
+  for (auto at = answer.find("HTTP/1.1 200"); at != std::string::npos;
+       at = answer.find("HTTP/1.1 200", at + 1)) {
+    ++answered;
+  }
+  EXPECT_EQ(answered, static_cast<std::size_t>(k_requests));
+  EXPECT_NE(answer.rfind("HTTP/1.1 503"), std::string::npos) << "the last one, after the rest";
+  EXPECT_GT(answer.rfind("HTTP/1.1 503"), answer.rfind("HTTP/1.1 200"));
 }
 
 TEST(HttpServer, a_unix_socket_listener_serves_too) {
