@@ -22,7 +22,9 @@ struct HttpResponse {
 };
 
 struct HttpLimits {
-  std::size_t max_body_bytes = std::size_t{1} << 30;
+  // The largest answer is the image listing: under 1 KiB per image, so 256 MiB leaves room for
+  // a few hundred thousand images while a broken engine cannot make imagegc hold gigabytes.
+  std::size_t max_body_bytes = std::size_t{256} << 20;
   std::chrono::seconds timeout{120};
 };
 

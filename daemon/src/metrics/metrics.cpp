@@ -102,13 +102,15 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Counter>& engine_faults =
       BuildCounter()
           .Name("imagegc_engine_faults_total")
-          .Help(
-              "Engine trouble survived: error (a failed call or a lost events stream), "
-              "malformed_event (a line that did not parse), oversized_line (a line over the limit)")
+          .Help("Engine trouble survived: error (a failed call or a lost events stream), "
+                "malformed_event (a line that did not parse), oversized_line (a line over the "
+                "limit), "
+                "dropped_event (queued past the bound while the engine answered slowly; re-listed)")
           .Register(registry);
   prometheus::Counter& fault_error = engine_faults.Add({{"kind", "error"}});
   prometheus::Counter& fault_malformed = engine_faults.Add({{"kind", "malformed_event"}});
   prometheus::Counter& fault_oversized = engine_faults.Add({{"kind", "oversized_line"}});
+  prometheus::Counter& fault_dropped = engine_faults.Add({{"kind", "dropped_event"}});
   prometheus::Family<prometheus::Counter>& events =
       BuildCounter()
           .Name("imagegc_engine_events_total")
@@ -237,6 +239,7 @@ void Metrics::update_tracker(const sync::GraphTracker& tracker) {
   raise_to(m_impl->fault_error, stats.engine_errors);
   raise_to(m_impl->fault_malformed, stats.events_malformed);
   raise_to(m_impl->fault_oversized, stats.oversized_lines);
+  raise_to(m_impl->fault_dropped, stats.events_dropped);
 }
 
 void Metrics::record_event(std::string_view type, std::string_view action) {

@@ -242,6 +242,16 @@ struct GraphTracker::Impl {
       wake();
     };
     sink.on_line = [this](std::string_view line) {
+      if (queue.size() >= options.max_queued_events) {
+        // Applying has fallen this far behind the stream: a re-list is cheaper than the
+        // backlog, and bounds the memory it holds.
+        stats.events_dropped += queue.size();
+        spdlog::warn("{} events queued while the engine answers slowly: dropped for a re-list",
+                     queue.size());
+        queue.clear();
+        queued_reads.clear();
+        need_sync = true;
+      }
       enqueue(line);
       wake();
     };

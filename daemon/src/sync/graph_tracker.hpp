@@ -22,6 +22,9 @@ struct TrackerOptions {
   // Capped low: a reconnect attempt on a local socket costs nothing, and the graph is stale
   // while disconnected.
   std::chrono::milliseconds backoff_max{1000};
+  // Events read but not yet applied, at most (a stalled engine answers re-reads slowly while
+  // the stream goes on). Past it they are dropped for a re-list, which shows what they changed.
+  std::size_t max_queued_events = 65536;
 };
 
 struct TrackerStats {
@@ -32,6 +35,7 @@ struct TrackerStats {
   std::uint64_t events_malformed = 0; // lines that did not parse (logged, skipped)
   std::uint64_t events_duplicate = 0; // replayed after a reconnect and already applied
   std::uint64_t oversized_lines = 0;
+  std::uint64_t events_dropped = 0; // queued past max_queued_events, left to a re-list
   std::uint64_t resyncs = 0;
   std::uint64_t resync_corrections = 0;  // differences re-lists found between graph and engine
   std::uint64_t silent_images_found = 0; // new dangling images no event announced (legacy builds)

@@ -475,5 +475,34 @@ TEST_F(TrackerFaults, a_burst_of_events_is_applied_without_losing_the_stream) {
   EXPECT_EQ(m_tracker->stats().connections, before.connections);
 }
 
+TEST_F(TrackerFaults, a_backlog_past_the_queue_bound_is_dropped_for_a_re_list) {
+  m_tracker.reset();
+  auto small = options();
+  small.max_queued_events = 16;
+  m_tracker.emplace(m_fake.endpoint(), small);
+  ASSERT_TRUE(m_tracker->wait_for([](const sync::GraphTracker& t) { return t.ready(); }));
+  const auto before = m_tracker->stats();
+  // The engine answers the re-reads slowly while the stream brings 200 events.
+  FaultPlan plan;
+  RequestFault slow;
+  slow.method = "GET";
+  slow.path_contains = "/images/";
+  slow.stall = 300ms;
+  slow.times = 3;
+  plan.requests.push_back(slow);
+  m_fake.set_faults(plan);
+  for (int i = 0; i < 200; ++i) {
+    m_fake.tag(m_ids[static_cast<std::size_t>(i) % m_ids.size()],
+               "probe/backlog:" + std::to_string(i % 20));
+  }
+  EXPECT_TRUE(m_tracker->wait_for(
+      [&](const sync::GraphTracker& t) { return t.stats().events_dropped > 0; }, 30s));
+  m_fake.clear_faults();
+  expect_equal_to_fresh_sync(30s);
+  const auto after = m_tracker->stats();
+  EXPECT_GT(after.resyncs, before.resyncs);
+  EXPECT_EQ(after.connections, before.connections) << "the stream itself was never dropped";
+}
+
 } // namespace
 } // namespace imagegc::test
