@@ -47,6 +47,7 @@ constexpr std::chrono::seconds k_once_sync_timeout{60};
 // How stale the policy's figures may grow on an idle host: only time moves images past the
 // rules' thresholds then.
 constexpr std::chrono::seconds k_plan_metrics_interval{60};
+constexpr std::chrono::minutes k_disk_usage_interval{15};
 
 std::string graph_summary(const graph::ImageGraph& graph) {
   const auto counts = graph.state_counts();
@@ -443,13 +444,20 @@ private:
     m_metrics.record_pass(trigger, !report.execution.stopped_early, seconds, report.execution,
                           SystemClock::to_time_t(SystemClock::now()));
     m_metrics.record_build_cache_step(gc::to_string(report.build_cache_outcome));
-    if (auto usage = co_await m_client.disk_usage(); usage) {
-      std::int64_t reclaimable = 0;
-      std::int64_t other = 0;
-      for (const auto& record : usage->build_cache) {
-        (record.in_use ? other : reclaimable) += record.size;
+    // GET /system/df sizes every image, container and volume: on a large host it is the
+    // engine's most expensive call. The build-cache gauges are refreshed after a pass that
+    // pruned the cache, and otherwise at most every k_disk_usage_interval.
+    if (report.build_cache_outcome == gc::BuildCacheOutcome::pruned || !m_last_disk_usage ||
+        SteadyClock::now() - *m_last_disk_usage >= k_disk_usage_interval) {
+      m_last_disk_usage = SteadyClock::now();
+      if (auto usage = co_await m_client.disk_usage(); usage) {
+        std::int64_t reclaimable = 0;
+        std::int64_t other = 0;
+        for (const auto& record : usage->build_cache) {
+          (record.in_use ? other : reclaimable) += record.size;
+        }
+        m_metrics.update_build_cache(reclaimable, other);
       }
-      m_metrics.update_build_cache(reclaimable, other);
     }
     refresh_metrics();
     refresh_plan_metrics();
@@ -482,6 +490,7 @@ private:
   std::mt19937_64 m_random;
   SystemClock::time_point m_next_pass;
   SteadyClock::time_point m_last_pressure_pass{};
+  std::optional<SteadyClock::time_point> m_last_disk_usage;
   std::string m_requested_trigger;
   std::uint64_t m_seen_resyncs = 0;
   bool m_stopping = false;
