@@ -19,6 +19,7 @@
 #include "engine/engine_client.hpp"
 #include "gc/gc_pass.hpp"
 #include "policy/policy_loader.hpp"
+#include "support/engine_call.hpp"
 #include "support/fake_engine.hpp"
 #include "support/running_tracker.hpp"
 #include "sync/graph_loader.hpp"
@@ -46,36 +47,6 @@ FakeLayer layer(int serial, std::int64_t size) {
 }
 
 // Connects as `imagegc graph` does (negotiate, /info for the store) and runs `use(client)`.
-template <class Result, class Use> Result with_client(const FakeEngine& fake, Use use) {
-  asio::io_context io;
-  auto future = asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<Result> {
-        engine::EngineClient client(io.get_executor(), fake.endpoint());
-        if (auto negotiated = co_await client.negotiate(); !negotiated) {
-          throw std::runtime_error(negotiated.error().message);
-        }
-        if (auto info = co_await client.info(); !info) {
-          throw std::runtime_error(info.error().message);
-        }
-        co_return co_await use(client);
-      },
-      asio::use_future);
-  io.run();
-  return future.get();
-}
-
-graph::ImageGraph fresh_sync(const FakeEngine& fake) {
-  return with_client<graph::ImageGraph>(
-      fake, [](engine::EngineClient& client) -> asio::awaitable<graph::ImageGraph> {
-        auto loaded = co_await sync::load_graph(client, graph::ImageGraph{});
-        if (!loaded) {
-          throw std::runtime_error(loaded.error().message);
-        }
-        co_return std::move(*loaded);
-      });
-}
-
 FakeEngineOptions containerd_engine() {
   FakeEngineOptions options;
   options.api_version = {1, 52};
@@ -132,7 +103,7 @@ protected:
       throw std::runtime_error(policy.error().front().to_string());
     }
     return with_client<gc::PassReport>(
-        fake, [&](engine::EngineClient& client) -> asio::awaitable<gc::PassReport> {
+        fake.endpoint(), [&](engine::EngineClient& client) -> asio::awaitable<gc::PassReport> {
           auto graph = co_await sync::load_graph(client, graph::ImageGraph{});
           if (!graph) {
             throw std::runtime_error(graph.error().message);
@@ -203,7 +174,7 @@ TEST_F(ContainerdStore, events_keep_the_graph_equal_to_a_fresh_sync) {
   fake.untag("alpine:latest");
   fake.add_image(image(8, "", {layer(8, 1234)}, {"new:1"}, unix_now(), 0));
 
-  const graph::ImageGraph expected = fresh_sync(fake);
+  const graph::ImageGraph expected = fresh_graph(fake.endpoint());
   EXPECT_EQ(expected.image_count(), 5u);
   EXPECT_TRUE(tracker.wait_for([&](const sync::GraphTracker& t) {
     return graph::ImageGraph::differences(expected, t.graph()).empty();
@@ -262,7 +233,7 @@ TEST_F(ContainerdStore, a_re_list_inspects_images_whose_chains_are_remembered) {
   fake.add_image(bare, false);
   const std::vector<graph::Layer> chain{{bare.layers.front().diff_id, 4321}};
   const auto graph = with_client<graph::ImageGraph>(
-      fake, [&](engine::EngineClient& client) -> asio::awaitable<graph::ImageGraph> {
+      fake.endpoint(), [&](engine::EngineClient& client) -> asio::awaitable<graph::ImageGraph> {
         auto loaded = co_await sync::load_graph(
             client, graph::ImageGraph{},
             [&](std::string_view id) -> std::optional<std::vector<graph::Layer>> {

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/engine_client.hpp"
+#include "support/engine_call.hpp"
 #include "support/fake_engine.hpp"
 #include "sync/graph_loader.hpp"
 
@@ -20,25 +21,6 @@ namespace {
 
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
-
-// Runs `body` with a negotiated client on a private io_context.
-template <class T>
-T with_client(const FakeEngine& fake,
-              std::function<asio::awaitable<T>(engine::EngineClient&)> body) {
-  asio::io_context io;
-  auto future = asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<T> {
-        engine::EngineClient client(io.get_executor(), fake.endpoint());
-        if (auto negotiated = co_await client.negotiate(); !negotiated) {
-          throw std::runtime_error(negotiated.error().message);
-        }
-        co_return co_await body(client);
-      },
-      asio::use_future);
-  io.run();
-  return future.get();
-}
 
 std::string id_of(int serial) {
   char hex[65];
@@ -79,7 +61,7 @@ protected:
 
   engine::DeleteOutcome remove(const std::string& name) {
     auto result = with_client<engine::Result<engine::DeleteOutcome>>(
-        m_fake, [&](engine::EngineClient& client) { return client.delete_image(name); });
+        m_fake.endpoint(), [&](engine::EngineClient& client) { return client.delete_image(name); });
     if (!result) {
       throw std::runtime_error(result.error().message);
     }
@@ -165,7 +147,7 @@ TEST(FakeEngineState, a_synced_graph_classifies_as_scripted) {
     fake.add_image(*each);
   }
   const auto graph = with_client<graph::ImageGraph>(
-      fake, [](engine::EngineClient& client) -> asio::awaitable<graph::ImageGraph> {
+      fake.endpoint(), [](engine::EngineClient& client) -> asio::awaitable<graph::ImageGraph> {
         auto loaded = co_await sync::load_graph(client, graph::ImageGraph{});
         if (!loaded) {
           throw std::runtime_error(loaded.error().message);
@@ -175,7 +157,7 @@ TEST(FakeEngineState, a_synced_graph_classifies_as_scripted) {
   ASSERT_EQ(graph.image_count(), 4u);
   // The engine's own dangling filter agrees with the graph.
   const auto dangling_list = with_client<engine::Result<std::vector<engine::ImageSummary>>>(
-      fake, [](engine::EngineClient& client) {
+      fake.endpoint(), [](engine::EngineClient& client) {
         return client.list_images(engine::ImageListFilter::dangling_only);
       });
   ASSERT_TRUE(dangling_list);
@@ -193,7 +175,7 @@ TEST(FakeEngineState, a_synced_graph_classifies_as_scripted) {
   EXPECT_EQ(read_leaf->parent, mid.id);
   // LayersSize counts each chain once: base, mid, leaf and dangling's own layer.
   const auto usage = with_client<engine::Result<engine::DiskUsage>>(
-      fake, [](engine::EngineClient& client) { return client.disk_usage(); });
+      fake.endpoint(), [](engine::EngineClient& client) { return client.disk_usage(); });
   ASSERT_TRUE(usage);
   EXPECT_EQ(usage->layers_size, 1000 + 2000 + 3000 + 4000);
   EXPECT_EQ(graph.layers_bytes(), usage->layers_size);
@@ -233,7 +215,7 @@ TEST(FakeEngineState, a_large_state_is_served_quickly) {
   const auto generated = Clock::now() - started;
   const auto list = [&] {
     return with_client<engine::Result<std::vector<engine::ImageSummary>>>(
-        fake, [](engine::EngineClient& client) { return client.list_images(); });
+        fake.endpoint(), [](engine::EngineClient& client) { return client.list_images(); });
   };
   started = Clock::now();
   const auto listed = list();

@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/engine_client.hpp"
+#include "support/engine_call.hpp"
 #include "support/fake_engine.hpp"
 #include "support/running_tracker.hpp"
 #include "sync/graph_loader.hpp"
@@ -29,27 +30,6 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-// What `imagegc graph` would read from the engine now.
-graph::ImageGraph fresh_sync(const engine::Endpoint& endpoint) {
-  asio::io_context io;
-  auto future = asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<graph::ImageGraph> {
-        engine::EngineClient client(io.get_executor(), endpoint);
-        if (auto negotiated = co_await client.negotiate(); !negotiated) {
-          throw std::runtime_error(negotiated.error().message);
-        }
-        auto loaded = co_await sync::load_graph(client, graph::ImageGraph{});
-        if (!loaded) {
-          throw std::runtime_error(loaded.error().message);
-        }
-        co_return std::move(*loaded);
-      },
-      asio::use_future);
-  io.run();
-  return future.get();
-}
 
 // An image of its own: one fresh layer on `parent` (or none), with `tags`.
 FakeImage make_image(int serial, const std::string& parent_id, const std::vector<FakeLayer>& below,
@@ -126,7 +106,7 @@ protected:
 
   // The tracker's graph becomes what a fresh sync reads (it may still be applying events).
   void expect_equal_to_fresh_sync(Clock::duration limit = 10s) {
-    const graph::ImageGraph fresh = fresh_sync(m_fake.endpoint());
+    const graph::ImageGraph fresh = fresh_graph(m_fake.endpoint());
     const bool equal = m_tracker->wait_for(
         [&](const sync::GraphTracker& t) {
           return t.ready() && graph::ImageGraph::differences(fresh, t.graph()).empty();

@@ -13,6 +13,7 @@
 #include "gc/executor.hpp"
 #include "gc/gc_pass.hpp"
 #include "policy/policy_loader.hpp"
+#include "support/engine_call.hpp"
 #include "support/fake_engine.hpp"
 #include "sync/graph_loader.hpp"
 
@@ -57,65 +58,27 @@ protected:
   }
 
   gc::PassReport pass() {
-    asio::io_context io;
-    auto future = asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<gc::PassReport> {
-          engine::EngineClient client(io.get_executor(), m_fake.endpoint());
-          if (auto negotiated = co_await client.negotiate(); !negotiated) {
-            throw std::runtime_error(negotiated.error().message);
-          }
+    return with_client<gc::PassReport>(
+        m_fake.endpoint(), [&](engine::EngineClient& client) -> asio::awaitable<gc::PassReport> {
           auto graph = co_await sync::load_graph(client, graph::ImageGraph{});
           if (!graph) {
             throw std::runtime_error(graph.error().message);
           }
           const gc::PassInput input{m_policy, *graph, {}, m_fake.directory()};
           co_return co_await gc::run_pass(client, input);
-        },
-        asio::use_future);
-    io.run();
-    return future.get();
+        });
   }
 
   // The deletion of `deletion` on `live`, enforced.
   gc::ExecutionReport execute(const graph::ImageGraph& live, policy::PlannedDeletion deletion) {
     policy::Plan plan;
     plan.deletions.push_back(std::move(deletion));
-    asio::io_context io;
-    auto future = asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<gc::ExecutionReport> {
-          engine::EngineClient client(io.get_executor(), m_fake.endpoint());
-          if (auto negotiated = co_await client.negotiate(); !negotiated) {
-            throw std::runtime_error(negotiated.error().message);
-          }
-          co_return co_await gc::execute_plan(client, live, plan,
-                                              gc::ExecutionOptions::enforcing());
-        },
-        asio::use_future);
-    io.run();
-    return future.get();
+    return with_client<gc::ExecutionReport>(m_fake.endpoint(), [&](engine::EngineClient& client) {
+      return gc::execute_plan(client, live, plan, gc::ExecutionOptions::enforcing());
+    });
   }
 
-  graph::ImageGraph load() {
-    asio::io_context io;
-    auto future = asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<graph::ImageGraph> {
-          engine::EngineClient client(io.get_executor(), m_fake.endpoint());
-          if (auto negotiated = co_await client.negotiate(); !negotiated) {
-            throw std::runtime_error(negotiated.error().message);
-          }
-          auto graph = co_await sync::load_graph(client, graph::ImageGraph{});
-          if (!graph) {
-            throw std::runtime_error(graph.error().message);
-          }
-          co_return std::move(*graph);
-        },
-        asio::use_future);
-    io.run();
-    return future.get();
-  }
+  graph::ImageGraph load() { return fresh_graph(m_fake.endpoint()); }
 
   FakeEngine m_fake;
   policy::Policy m_policy;

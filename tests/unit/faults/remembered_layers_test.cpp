@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/engine_client.hpp"
+#include "support/engine_call.hpp"
 #include "support/fake_engine.hpp"
 #include "sync/graph_loader.hpp"
 
@@ -18,26 +19,6 @@ namespace imagegc::test {
 namespace {
 
 namespace asio = boost::asio;
-
-graph::ImageGraph load(const FakeEngine& fake, const sync::RememberedLayers& remembered) {
-  asio::io_context io;
-  auto future = asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<graph::ImageGraph> {
-        engine::EngineClient client(io.get_executor(), fake.endpoint());
-        if (auto negotiated = co_await client.negotiate(); !negotiated) {
-          throw std::runtime_error(negotiated.error().message);
-        }
-        auto loaded = co_await sync::load_graph(client, graph::ImageGraph{}, remembered);
-        if (!loaded) {
-          throw std::runtime_error(loaded.error().message);
-        }
-        co_return std::move(*loaded);
-      },
-      asio::use_future);
-  io.run();
-  return future.get();
-}
 
 std::uint64_t requests(const FakeEngine& fake, const std::string& path_prefix,
                        const std::string& path_suffix) {
@@ -73,7 +54,7 @@ Chains chains_of(const graph::ImageGraph& graph) {
 TEST(RememberedLayers, known_images_are_not_inspected_and_the_graph_is_the_same) {
   FakeEngine fake;
   const auto ids = fake.add_synthetic_images(200, 21);
-  const graph::ImageGraph cold = load(fake, {});
+  const graph::ImageGraph cold = fresh_graph(fake.endpoint(), {});
   ASSERT_EQ(cold.image_count(), 200u);
 
   Chains chains = chains_of(cold);
@@ -84,7 +65,7 @@ TEST(RememberedLayers, known_images_are_not_inspected_and_the_graph_is_the_same)
 
   FakeEngine again;
   again.add_synthetic_images(200, 21);
-  const graph::ImageGraph warm = load(again, lookup(chains));
+  const graph::ImageGraph warm = fresh_graph(again.endpoint(), lookup(chains));
   EXPECT_EQ(graph::ImageGraph::differences(cold, warm), std::vector<std::string>{});
   EXPECT_EQ(warm.layers_bytes(), cold.layers_bytes());
   EXPECT_EQ(warm.unused_reclaimable_bytes(), cold.unused_reclaimable_bytes());
@@ -97,14 +78,14 @@ TEST(RememberedLayers, known_images_are_not_inspected_and_the_graph_is_the_same)
 TEST(RememberedLayers, a_chain_that_does_not_add_up_to_the_listed_size_is_read_again) {
   FakeEngine fake;
   fake.add_synthetic_images(20, 22);
-  const graph::ImageGraph cold = load(fake, {});
+  const graph::ImageGraph cold = fresh_graph(fake.endpoint(), {});
   Chains chains = chains_of(cold);
   const std::string wrong = chains.begin()->first;
   chains.begin()->second.back().size += 1;
 
   FakeEngine again;
   again.add_synthetic_images(20, 22);
-  const graph::ImageGraph warm = load(again, lookup(chains));
+  const graph::ImageGraph warm = fresh_graph(again.endpoint(), lookup(chains));
   EXPECT_EQ(graph::ImageGraph::differences(cold, warm), std::vector<std::string>{});
   EXPECT_EQ(again.stats().requests_by_path.count("GET /images/" + wrong + "/history"), 1u);
   EXPECT_EQ(requests(again, "GET /images/", "/history"), 1u);
