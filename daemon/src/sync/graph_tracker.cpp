@@ -27,9 +27,10 @@ using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds k_dangling_check_delay{500};
 
 struct GraphTracker::Impl {
-  Impl(asio::any_io_executor executor_, engine::Endpoint endpoint_, TrackerOptions options_)
-      : executor(std::move(executor_)), endpoint(std::move(endpoint_)), options(options_),
-        client(executor, endpoint), wakeup(executor) {}
+  Impl(asio::any_io_executor tracker_executor, engine::Endpoint engine_endpoint,
+       TrackerOptions tracker_options)
+      : executor(std::move(tracker_executor)), endpoint(std::move(engine_endpoint)),
+        options(tracker_options), client(executor, endpoint), wakeup(executor) {}
 
   asio::any_io_executor executor;
   engine::Endpoint endpoint;
@@ -108,7 +109,7 @@ struct GraphTracker::Impl {
     last_error = error.message;
   }
 
-  void notify() {
+  void notify() const {
     if (changed) {
       changed();
     }
