@@ -16,6 +16,8 @@ command=${1:?usage: private-engine.sh start|stop DIR}
 dir=${2:?usage: private-engine.sh start|stop DIR}
 socket_name=${3:-docker.sock}
 docker_cli=${IMAGEGC_DOCKER_CLI:-/usr/bin/docker}
+# shellcheck source=scripts/private-service.sh
+source "$(dirname "$0")/private-service.sh"
 
 start() {
   mkdir -p "$dir"
@@ -32,38 +34,14 @@ start() {
     --pidfile "$dir/docker.pid" --bridge=none --iptables=false --ip6tables=false \
     >"$dir/dockerd.log" 2>&1 &
   local pid=$!
-  for _ in $(seq 1 300); do
-    if DOCKER_HOST=unix://$socket "$docker_cli" version >/dev/null 2>&1; then
-      break
-    fi
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "dockerd exited; its log:" >&2
-      tail -n 30 "$dir/dockerd.log" >&2
-      exit 1
-    fi
-    sleep 0.1
-  done
-  if ! DOCKER_HOST=unix://$socket "$docker_cli" version >/dev/null 2>&1; then
-    echo "dockerd did not answer within 30 s; see $dir/dockerd.log" >&2
-    exit 1
-  fi
+  engine_answers() { DOCKER_HOST=unix://$socket "$docker_cli" version >/dev/null 2>&1; }
+  wait_until_answers dockerd "$pid" "$dir/dockerd.log" engine_answers
   "$(dirname "$0")/import-busybox.sh" "unix://$socket"
   echo "unix://$socket"
 }
 
 stop() {
-  [[ -f $dir/docker.pid ]] || return 0
-  local pid
-  pid=$(cat "$dir/docker.pid")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid"
-    for _ in $(seq 1 150); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.2
-    done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
-  fi
-  rm -f "$dir/docker.pid"
+  stop_by_pidfile "$dir/docker.pid"
 }
 
 case $command in

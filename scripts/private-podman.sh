@@ -13,6 +13,8 @@ set -euo pipefail
 
 command=${1:?usage: private-podman.sh start|stop DIR}
 dir=${2:?usage: private-podman.sh start|stop DIR}
+# shellcheck source=scripts/private-service.sh
+source "$(dirname "$0")/private-service.sh"
 
 write_config() {
   mkdir -p "$dir/root" "$dir/run" "$dir/tmp" "$dir/volumes" "$dir/networks"
@@ -83,18 +85,8 @@ start() {
   "$dir/podman" system service --time=0 "unix://$socket" >"$dir/podman.log" 2>&1 &
   local pid=$!
   echo "$pid" >"$dir/podman.pid"
-  for _ in $(seq 1 300); do
-    answers "$socket" && break
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "podman system service exited; its log:" >&2
-      tail -n 30 "$dir/podman.log" >&2
-      rm -f "$dir/podman.pid"
-      exit 1
-    fi
-    sleep 0.1
-  done
-  if ! answers "$socket"; then
-    echo "podman did not answer within 30 s; see $dir/podman.log" >&2
+  if ! wait_until_answers "podman system service" "$pid" "$dir/podman.log" answers "$socket"; then
+    rm -f "$dir/podman.pid"
     exit 1
   fi
   # Named as a pull would name it: the compatible API reads busybox:latest as that.
@@ -108,22 +100,12 @@ start() {
 
 stop() {
   [[ -f $dir/podman.pid ]] || return 0
-  local pid
-  pid=$(cat "$dir/podman.pid")
   # Containers run under conmon, not under the service: stop them as dockerd would on its way
   # down, so that nothing is left running and no overlay stays mounted.
   if [[ -x $dir/podman ]]; then
     "$dir/podman" stop --all --time 0 >/dev/null 2>&1 || true
   fi
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid"
-    for _ in $(seq 1 150); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.2
-    done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
-  fi
-  rm -f "$dir/podman.pid"
+  stop_by_pidfile "$dir/podman.pid"
 }
 
 case $command in
