@@ -389,7 +389,7 @@ def main():
     if cli_rows and all(cli_rows.values()):
         row("docker CLI: `image ls -a`", [fmt(median(cli_rows[s], "ls_s"), 2, " s")
                                           for s in sizes])
-        row("docker CLI: `ls -aq | xargs inspect` + `system df`: wall",
+        row("docker CLI: `ls -aq \\| xargs inspect` + `system df`: wall",
             [fmt(median(cli_rows[s], "wall_s"), 2, " s") for s in sizes])
         row("docker CLI: same, CPU", [fmt(median(cli_rows[s], "cpu_s"), 2, " s") for s in sizes])
         row("docker CLI: same, peak RSS", [fmt(median(cli_rows[s], "peak_rss_mib"), 0, " MiB")
