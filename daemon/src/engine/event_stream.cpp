@@ -29,8 +29,8 @@ std::string format_since(std::int64_t time_nano) {
 }
 
 struct EventStream::Impl {
-  Impl(asio::any_io_executor executor, Endpoint endpoint_)
-      : stream(std::move(executor)), endpoint(std::move(endpoint_)) {}
+  Impl(asio::any_io_executor executor, Endpoint engine_endpoint)
+      : stream(std::move(executor)), endpoint(std::move(engine_endpoint)) {}
 
   detail::EngineStream stream;
   Endpoint endpoint;
@@ -97,7 +97,7 @@ asio::awaitable<Result<void>> EventStream::run(const EventSubscription& subscrip
     sink.on_subscribed();
   }
 
-  std::array<char, 64 * 1024> chunk{};
+  std::array<char, std::size_t{64} * 1024> chunk{};
   while (!parser.is_done()) {
     parser.get().body().data = chunk.data();
     parser.get().body().size = chunk.size();
@@ -111,7 +111,7 @@ asio::awaitable<Result<void>> EventStream::run(const EventSubscription& subscrip
     const std::string_view data(chunk.data(), received);
     if (status == 200) {
       splitter.feed(data);
-    } else if (error_body.size() < 64 * 1024) {
+    } else if (error_body.size() < std::size_t{64} * 1024) {
       error_body.append(data);
     }
     if (ec) {

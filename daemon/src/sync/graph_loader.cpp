@@ -120,7 +120,7 @@ read_images(engine::EngineClient& client, const graph::ImageGraph& known,
             }
             co_await read_some(reader);
           },
-          [&](std::exception_ptr error) {
+          [&](const std::exception_ptr& error) {
             if (error && !thrown) {
               thrown = error;
             }
