@@ -22,8 +22,9 @@ std::string HttpResponse::header(std::string_view lower_case_name) const {
 }
 
 struct HttpConnection::Impl {
-  Impl(asio::any_io_executor executor, Endpoint endpoint_, HttpLimits limits_)
-      : stream(std::move(executor)), endpoint(std::move(endpoint_)), limits(limits_) {}
+  Impl(asio::any_io_executor executor, Endpoint engine_endpoint, HttpLimits connection_limits)
+      : stream(std::move(executor)), endpoint(std::move(engine_endpoint)),
+        limits(connection_limits) {}
 
   detail::EngineStream stream;
   Endpoint endpoint;

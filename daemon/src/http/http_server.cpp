@@ -88,8 +88,9 @@ std::string describe(const Protocol::endpoint& endpoint) {
 } // namespace
 
 struct Server::Impl : std::enable_shared_from_this<Impl> {
-  Impl(asio::any_io_executor executor_, ServerOptions options_)
-      : executor(std::move(executor_)), options(std::move(options_)), acceptor(executor) {}
+  Impl(asio::any_io_executor server_executor, ServerOptions server_options)
+      : executor(std::move(server_executor)), options(std::move(server_options)),
+        acceptor(executor) {}
 
   asio::any_io_executor executor;
   ServerOptions options;
