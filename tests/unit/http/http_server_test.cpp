@@ -59,10 +59,12 @@ public:
     asio::io_context io;
     asio::ip::tcp::socket socket(io);
     socket.connect({asio::ip::make_address("127.0.0.1"), m_port});
-    asio::write(socket, asio::buffer(request));
-    socket.shutdown(asio::socket_base::shutdown_send);
-    std::string answer;
+    // A refused request may be answered and the connection closed before all of it is sent:
+    // the write and the shutdown may fail, and the answer is still there to read.
     boost::system::error_code ec;
+    asio::write(socket, asio::buffer(request), ec);
+    socket.shutdown(asio::socket_base::shutdown_send, ec);
+    std::string answer;
     asio::read(socket, asio::dynamic_buffer(answer), ec);
     return answer;
   }
