@@ -64,7 +64,7 @@ template <class Use> int with_snapshot(const GlobalOptions& global, Use use) {
     snapshot =
         Snapshot{*version, std::move(*info), std::move(*graph), gc::build_prune_available(client)};
   };
-  asio::co_spawn(io, read(), [](std::exception_ptr thrown) {
+  asio::co_spawn(io, read(), [](const std::exception_ptr& thrown) {
     if (thrown) {
       std::rethrow_exception(thrown);
     }
