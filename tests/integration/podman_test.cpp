@@ -131,12 +131,12 @@ TEST_F(PodmanTracking, events_made_while_the_service_was_down_are_replayed) {
   ASSERT_TRUE(wait_for_marker(tracker, "localhost/down/marker:after"));
   expect_equal_to_a_fresh_sync(tracker);
   const auto after = tracker.read([](const sync::GraphTracker& t) { return t.stats(); });
-  // At least the one after the restart; a slow shutdown may take one more subscription
-  // before it closes its socket.
-  EXPECT_GE(after.connections, before.connections + 1);
+  EXPECT_EQ(after.connections, before.connections + 1);
   // Podman replays from its events log what happened while it was down (build, tag), which
-  // Docker, keeping events in memory, cannot; the re-list after the reconnect also sees them.
-  EXPECT_GE(after.events_applied - before.events_applied, 3u)
+  // Docker, keeping events in memory, cannot. The re-list after the reconnect runs first and
+  // already shows their effect, so some of them may find nothing left to re-read: they are
+  // received, not necessarily applied.
+  EXPECT_GE(after.events_received - before.events_received, 3u)
       << "the build, the tag and the marker";
 }
 
