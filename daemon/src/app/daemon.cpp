@@ -419,7 +419,7 @@ private:
   }
 
   // One pass on its own connection: deletes never wait behind the events stream.
-  asio::awaitable<void> pass(const std::string& trigger) {
+  asio::awaitable<void> pass(std::string trigger) {
     const auto started = SteadyClock::now();
     if (!co_await prepare_client()) {
       spdlog::error("pass ({}) skipped: {}", trigger, m_client_error);

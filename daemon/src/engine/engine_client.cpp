@@ -145,15 +145,14 @@ EngineClient::list_images(ImageListFilter filter) {
   co_return co_await fetch(m_connection, std::move(target), "GET /images/json", parse_image_list);
 }
 
-asio::awaitable<Result<std::optional<ImageDetails>>>
-EngineClient::inspect_image(std::string_view name) {
+asio::awaitable<Result<std::optional<ImageDetails>>> EngineClient::inspect_image(std::string name) {
   co_return co_await fetch_if_present(m_connection,
                                       path("/images/" + util::percent_encode(name, true) + "/json"),
                                       "GET /images/{name}/json", parse_image_details);
 }
 
 asio::awaitable<Result<std::optional<std::vector<HistoryEntry>>>>
-EngineClient::image_history(std::string_view name) {
+EngineClient::image_history(std::string name) {
   co_return co_await fetch_if_present(
       m_connection, path("/images/" + util::percent_encode(name, true) + "/history"),
       "GET /images/{name}/history", parse_image_history);
@@ -165,17 +164,16 @@ asio::awaitable<Result<std::vector<ContainerSummary>>> EngineClient::list_contai
 }
 
 asio::awaitable<Result<std::optional<ContainerDetails>>>
-EngineClient::inspect_container(std::string_view id) {
+EngineClient::inspect_container(std::string id) {
   co_return co_await fetch_if_present(m_connection,
                                       path("/containers/" + util::percent_encode(id) + "/json"),
                                       "GET /containers/{id}/json", parse_container_details);
 }
 
-asio::awaitable<Result<void>> EngineClient::tag_image(std::string_view id,
-                                                      std::string_view reference) {
+asio::awaitable<Result<void>> EngineClient::tag_image(std::string id, std::string reference) {
   const auto colon = reference.rfind(':');
   const auto repository = reference.substr(0, colon);
-  const auto tag = colon == std::string_view::npos ? "latest" : reference.substr(colon + 1);
+  const auto tag = colon == std::string::npos ? "latest" : reference.substr(colon + 1);
   auto response = co_await m_connection.request(
       "POST", path("/images/" + util::percent_encode(id, true) +
                    "/tag?repo=" + util::percent_encode(repository, true) +
@@ -189,7 +187,7 @@ asio::awaitable<Result<void>> EngineClient::tag_image(std::string_view id,
   co_return Result<void>{};
 }
 
-asio::awaitable<Result<DeleteOutcome>> EngineClient::delete_image(std::string_view name,
+asio::awaitable<Result<DeleteOutcome>> EngineClient::delete_image(std::string name,
                                                                   bool prune_parents) {
   // force is never sent: an engine conflict means the image stays.
   std::string target = path("/images/" + util::percent_encode(name, true));
@@ -228,8 +226,7 @@ asio::awaitable<Result<DiskUsage>> EngineClient::disk_usage() {
 }
 
 asio::awaitable<Result<BuildPruneResponse>>
-EngineClient::prune_build_cache(const BuildPruneOptions& options,
-                                std::vector<std::string>& dropped) {
+EngineClient::prune_build_cache(BuildPruneOptions options, std::vector<std::string>& dropped) {
   std::string query;
   const auto add = [&](std::string_view name, const std::string& value) {
     query += (query.empty() ? "?" : "&") + std::string(name) + "=" + util::percent_encode(value);

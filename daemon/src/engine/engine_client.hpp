@@ -33,6 +33,8 @@ enum class ImageListFilter { all, dangling_only };
 
 // Typed calls to the Docker Engine API over one keep-alive connection. Call negotiate() first:
 // every other path is prefixed with the negotiated /v1.NN/. Not thread-safe; sequential use.
+// The coroutines take their arguments by value: a coroutine reads them only once it runs, when a
+// caller's temporary would be gone.
 class EngineClient {
 public:
   EngineClient(boost::asio::any_io_executor executor, Endpoint endpoint, HttpLimits limits = {});
@@ -54,23 +56,22 @@ public:
   boost::asio::awaitable<Result<std::vector<ImageSummary>>>
   list_images(ImageListFilter filter = ImageListFilter::all);
   // nullopt when the engine has no such image (404).
-  boost::asio::awaitable<Result<std::optional<ImageDetails>>> inspect_image(std::string_view name);
+  boost::asio::awaitable<Result<std::optional<ImageDetails>>> inspect_image(std::string name);
   boost::asio::awaitable<Result<std::optional<std::vector<HistoryEntry>>>>
-  image_history(std::string_view name);
+  image_history(std::string name);
   boost::asio::awaitable<Result<std::vector<ContainerSummary>>> list_containers();
-  boost::asio::awaitable<Result<std::optional<ContainerDetails>>>
-  inspect_container(std::string_view id);
+  boost::asio::awaitable<Result<std::optional<ContainerDetails>>> inspect_container(std::string id);
   // Adds `reference` ("repo:tag") to the image `id`; never forces (a tag that exists moves only
   // as `docker tag` moves it).
-  boost::asio::awaitable<Result<void>> tag_image(std::string_view id, std::string_view reference);
+  boost::asio::awaitable<Result<void>> tag_image(std::string id, std::string reference);
   // Never forces. 404 and 409 are outcomes, not errors.
-  boost::asio::awaitable<Result<DeleteOutcome>> delete_image(std::string_view name,
+  boost::asio::awaitable<Result<DeleteOutcome>> delete_image(std::string name,
                                                              bool prune_parents = true);
   boost::asio::awaitable<Result<DiskUsage>> disk_usage();
   // Space options the negotiated API does not have (1.48+) are dropped, and listed in `dropped`.
   // An engine without the endpoint (Podman) answers 404: an ErrorKind::http_status error.
   boost::asio::awaitable<Result<BuildPruneResponse>>
-  prune_build_cache(const BuildPruneOptions& options, std::vector<std::string>& dropped);
+  prune_build_cache(BuildPruneOptions options, std::vector<std::string>& dropped);
 
 private:
   std::string path(std::string_view suffix) const;

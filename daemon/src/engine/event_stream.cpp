@@ -47,8 +47,7 @@ void EventStream::cancel() {
   m_impl->stream.close();
 }
 
-asio::awaitable<Result<void>> EventStream::run(const EventSubscription& subscription,
-                                               EventSink& sink) {
+asio::awaitable<Result<void>> EventStream::run(EventSubscription subscription, EventSink& sink) {
   auto& stream = m_impl->stream;
   const auto& endpoint = m_impl->endpoint;
   constexpr std::chrono::seconds k_connect_timeout{30};

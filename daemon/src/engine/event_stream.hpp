@@ -38,7 +38,7 @@ public:
   EventStream(const EventStream&) = delete;
   EventStream& operator=(const EventStream&) = delete;
 
-  boost::asio::awaitable<Result<void>> run(const EventSubscription& subscription, EventSink& sink);
+  boost::asio::awaitable<Result<void>> run(EventSubscription subscription, EventSink& sink);
   void cancel();
 
 private:

@@ -63,7 +63,6 @@ struct ExecutionReport {
 // neither is an error. In dry-run mode it does everything but the engine calls.
 boost::asio::awaitable<ExecutionReport> execute_plan(engine::EngineClient& client,
                                                      const graph::ImageGraph& live,
-                                                     const policy::Plan& plan,
-                                                     ExecutionOptions options);
+                                                     policy::Plan plan, ExecutionOptions options);
 
 } // namespace imagegc::gc

@@ -84,7 +84,7 @@ engine::BuildPruneOptions build_prune_options(const policy::BuildCachePolicy& po
   return options;
 }
 
-asio::awaitable<PassReport> run_pass(engine::EngineClient& client, const PassInput& input) {
+asio::awaitable<PassReport> run_pass(engine::EngineClient& client, PassInput input) {
   PassReport report;
   report.disk = disk_stats(input.data_root);
   if (input.policy.pressure.enabled && !report.disk) {

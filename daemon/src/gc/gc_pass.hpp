@@ -51,7 +51,7 @@ struct PassReport {
 // The plan the pass would run now, with its build-cache step.
 policy::Plan plan_now(const PassInput& input, const std::optional<policy::DiskStats>& disk);
 
-boost::asio::awaitable<PassReport> run_pass(engine::EngineClient& client, const PassInput& input);
+boost::asio::awaitable<PassReport> run_pass(engine::EngineClient& client, PassInput input);
 
 // The build-cache prune options a policy asks for.
 engine::BuildPruneOptions build_prune_options(const policy::BuildCachePolicy& policy);

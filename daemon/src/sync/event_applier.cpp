@@ -64,10 +64,10 @@ void keep_known_parent(const engine::EngineClient& client, const graph::ImageGra
 
 } // namespace
 
-asio::awaitable<engine::Result<void>>
-refresh_image(engine::EngineClient& client, graph::ImageGraph& graph, std::string_view name) {
+asio::awaitable<engine::Result<void>> refresh_image(engine::EngineClient& client,
+                                                    graph::ImageGraph& graph, std::string name) {
   std::vector<std::string> lost_a_tag;
-  std::string next(name);
+  std::string next = std::move(name);
   for (int walked = 0; !next.empty() && walked < k_max_parent_walk; ++walked) {
     auto image = co_await read_image(client, next, graph);
     if (!image) {
@@ -109,8 +109,8 @@ refresh_image(engine::EngineClient& client, graph::ImageGraph& graph, std::strin
   co_return engine::Result<void>{};
 }
 
-asio::awaitable<engine::Result<void>>
-apply_event(engine::EngineClient& client, graph::ImageGraph& graph, const engine::Event& event) {
+asio::awaitable<engine::Result<void>> apply_event(engine::EngineClient& client,
+                                                  graph::ImageGraph& graph, engine::Event event) {
   const EventEffect effect = effect_of(event);
   switch (effect.kind) {
   case EventEffect::Kind::none:

@@ -29,11 +29,11 @@ EventEffect effect_of(const engine::Event& event);
 
 // Applies one event to `graph`, reading from the engine what the event does not say.
 boost::asio::awaitable<engine::Result<void>>
-apply_event(engine::EngineClient& client, graph::ImageGraph& graph, const engine::Event& event);
+apply_event(engine::EngineClient& client, graph::ImageGraph& graph, engine::Event event);
 
 // Re-reads an image (by ID or reference) and any parents the graph does not know yet; an image
 // the engine no longer has is removed from the graph.
 boost::asio::awaitable<engine::Result<void>>
-refresh_image(engine::EngineClient& client, graph::ImageGraph& graph, std::string_view name);
+refresh_image(engine::EngineClient& client, graph::ImageGraph& graph, std::string name);
 
 } // namespace imagegc::sync

@@ -157,7 +157,7 @@ bool chain_fits_listing(const std::vector<graph::Layer>& layers, std::int64_t li
 
 asio::awaitable<engine::Result<graph::ImageGraph>> load_graph(engine::EngineClient& client,
                                                               const graph::ImageGraph& known,
-                                                              const RememberedLayers& remembered) {
+                                                              RememberedLayers remembered) {
   // Containers first: an image a container was created from after this listing is then still
   // seen by the image listing that follows, never the other way round.
   auto containers = co_await client.list_containers();

@@ -24,7 +24,7 @@ using RememberedLayers =
 // inspected, and their history read.
 boost::asio::awaitable<engine::Result<graph::ImageGraph>>
 load_graph(engine::EngineClient& client, const graph::ImageGraph& known,
-           const RememberedLayers& remembered = {});
+           RememberedLayers remembered = {});
 
 // Whether a remembered chain fits an image the engine lists with `listed_size` bytes: Docker
 // lists the sum of the chain's layers, Podman that and the image's metadata.

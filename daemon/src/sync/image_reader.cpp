@@ -45,8 +45,8 @@ graph::Image to_graph_image(const engine::ImageDetails& details, std::vector<gra
 }
 
 asio::awaitable<engine::Result<std::optional<graph::Image>>>
-read_image(engine::EngineClient& client, std::string_view name, const graph::ImageGraph& known) {
-  auto details = co_await client.inspect_image(name);
+read_image(engine::EngineClient& client, std::string name, const graph::ImageGraph& known) {
+  auto details = co_await client.inspect_image(std::move(name));
   if (!details) {
     co_return util::unexpected(std::move(details).error());
   }

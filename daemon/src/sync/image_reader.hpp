@@ -1,7 +1,7 @@
 #pragma once
 
 #include <optional>
-#include <string_view>
+#include <string>
 
 #include "engine/engine_client.hpp"
 #include "graph/image_graph.hpp"
@@ -14,7 +14,7 @@ namespace imagegc::sync {
 // already holds the image its layers are reused and history is not fetched again.
 // nullopt when the engine has no such image.
 boost::asio::awaitable<engine::Result<std::optional<graph::Image>>>
-read_image(engine::EngineClient& client, std::string_view name, const graph::ImageGraph& known);
+read_image(engine::EngineClient& client, std::string name, const graph::ImageGraph& known);
 
 // The graph form of an engine image, given its layer sizes and the store it comes from.
 graph::Image to_graph_image(const engine::ImageDetails& details, std::vector<graph::Layer> layers,
