@@ -182,6 +182,7 @@ public:
     }
   }
   [[nodiscard]] bool failed() const { return m_problem.has_value(); }
+  [[nodiscard]] std::string problem() const { return m_problem.value_or("unknown problem"); }
   [[nodiscard]] util::Unexpected<Error> error(std::string_view what) const {
     return malformed(std::string(what) + ": " + m_problem.value_or("unknown problem"));
   }
@@ -279,11 +280,17 @@ std::vector<std::string> references(std::vector<std::string> values, std::string
 }
 
 // Reads the fields of one JSON object, recording problems in a shared Status under the
-// object's path ("[3].RootFS.Layers").
+// object's path ("[3].RootFS.Layers"). The path is spelled out only for a problem: a reader
+// knows the reader it came from, the key it was found at and its index in an array, and readers
+// nest in each other's scopes. (A path string built for every object cost more than reading it.)
 class ObjectReader {
 public:
-  ObjectReader(JsonObject object, std::string path, Status& status)
-      : m_object(object), m_path(std::move(path)), m_status(&status) {}
+  static constexpr std::size_t k_no_index = static_cast<std::size_t>(-1);
+
+  // `key` names a key of the parent's object: a literal of the code that reads it.
+  ObjectReader(JsonObject object, const ObjectReader* parent, std::string_view key,
+               std::size_t index, Status& status)
+      : m_object(object), m_parent(parent), m_key(key), m_index(index), m_status(&status) {}
 
   // The value of `key`, or nullopt when it is missing or null: Go encodes nil slices, maps and
   // pointers as null, so null means "absent" for every field we read.
@@ -297,8 +304,13 @@ public:
 
   [[nodiscard]] bool has(std::string_view key) const { return find(key).has_value(); }
 
+  [[nodiscard]] std::string path() const {
+    std::string own = join_path(m_parent != nullptr ? m_parent->path() : std::string{}, m_key);
+    return m_index == k_no_index ? own : index_path(own, m_index);
+  }
+
   [[nodiscard]] std::string field_path(std::string_view key) const {
-    return join_path(m_path, key);
+    return join_path(path(), key);
   }
 
   void fail(std::string_view key, std::string_view problem) {
@@ -426,7 +438,7 @@ public:
       fail_type(key, *value, "an object");
       return std::nullopt;
     }
-    return ObjectReader(nested, field_path(key), *m_status);
+    return ObjectReader(nested, this, key, k_no_index, *m_status);
   }
 
   // Calls read(ObjectReader&) for each element of the array at `key`; missing or null is empty.
@@ -442,7 +454,7 @@ public:
         fail_type(index_path(key, index), item, "an object");
         return;
       }
-      ObjectReader reader(element, index_path(field_path(key), index), *m_status);
+      ObjectReader reader(element, this, key, index, *m_status);
       read(reader);
       ++index;
     }
@@ -476,26 +488,101 @@ public:
 
 private:
   JsonObject m_object;
-  std::string m_path;
+  const ObjectReader* m_parent;
+  std::string_view m_key;
+  std::size_t m_index;
   Status* m_status;
 };
 
+// Arrays this large are parsed an element at a time (each_root_object).
+constexpr std::size_t k_split_array_bytes = 256 * 1024;
+
 // Parses a whole body into a DOM. The parser keeps its buffers between calls; there is one
 // per thread because the DOM it returns is valid only until its next parse, and every public
-// function here finishes reading before it returns.
+// function here finishes reading before it returns. Its buffers grow to about 14 bytes per byte
+// of the largest document it has parsed, which is why large arrays are parsed an element at a
+// time (each_root_object).
 std::optional<JsonElement> parse_json(std::string_view body, Status& status) {
   thread_local simdjson::dom::parser parser;
+  // simdjson reads a little past the end of its input: a copy into a buffer kept with that
+  // padding costs a memcpy, where letting the parser pad it costs an allocation every call.
+  thread_local std::string padded;
   if (body.empty()) {
     status.fail("empty body");
     return std::nullopt;
   }
+  padded.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  padded.assign(body);
   JsonElement root;
-  const auto error = parser.parse(body.data(), body.size()).get(root);
+  const auto error = parser.parse(padded.data(), padded.size(), false).get(root);
+  // The DOM holds copies of the strings: the input may go. A large one is not kept.
+  if (padded.capacity() > k_split_array_bytes) {
+    std::string().swap(padded);
+  }
   if (error != simdjson::SUCCESS) {
     status.fail(std::string("invalid JSON: ") + simdjson::error_message(error));
     return std::nullopt;
   }
   return root;
+}
+
+// The texts of the elements of a JSON array, found by tracking strings and nesting only; each
+// is left to the parser. nullopt when `body` is not an array of non-empty elements at this
+// level, for the whole-body parse to say what is wrong.
+std::optional<std::vector<std::string_view>> split_array(std::string_view body) {
+  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  const auto trimmed = [&](std::size_t from, std::size_t to) {
+    while (from < to && is_space(body[from])) {
+      ++from;
+    }
+    while (to > from && is_space(body[to - 1])) {
+      --to;
+    }
+    return body.substr(from, to - from);
+  };
+  const std::string_view whole = trimmed(0, body.size());
+  if (whole.size() < 2 || whole.front() != '[' || whole.back() != ']') {
+    return std::nullopt;
+  }
+  std::vector<std::string_view> elements;
+  const std::size_t begin = static_cast<std::size_t>(whole.data() - body.data()) + 1;
+  const std::size_t end = begin + whole.size() - 2; // the closing ']'
+  if (trimmed(begin, end).empty()) {
+    return elements;
+  }
+  std::size_t start = begin;
+  std::size_t depth = 0;
+  for (std::size_t at = begin; at <= end; ++at) {
+    const char c = at < end ? body[at] : ',';
+    if (c == '"') {
+      for (++at; at < end && body[at] != '"'; ++at) {
+        if (body[at] == '\\') {
+          ++at;
+        }
+      }
+      if (at >= end) {
+        return std::nullopt;
+      }
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      if (depth == 0) {
+        return std::nullopt;
+      }
+      --depth;
+    } else if (c == ',' && depth == 0) {
+      const std::string_view element = trimmed(start, at);
+      if (element.empty()) {
+        return std::nullopt;
+      }
+      elements.push_back(element);
+      start = at + 1;
+    }
+  }
+  if (depth != 0) {
+    return std::nullopt;
+  }
+  return elements;
 }
 
 std::optional<ObjectReader> root_object(std::string_view body, Status& status) {
@@ -508,12 +595,37 @@ std::optional<ObjectReader> root_object(std::string_view body, Status& status) {
     status.fail("body is " + std::string(type_name(root->type())) + ", expected an object");
     return std::nullopt;
   }
-  return ObjectReader(object, "", status);
+  return ObjectReader(object, nullptr, "", ObjectReader::k_no_index, status);
 }
 
 // Calls read(ObjectReader&) for each object of a top-level array. A null body counts as an
-// empty array: it is how Go encodes a nil slice.
+// empty array: it is how Go encodes a nil slice. A large array (a host's image listing) is
+// parsed an element at a time, so the parser's buffers stay the size of one element, not of
+// the whole body.
 template <class Read> void each_root_object(std::string_view body, Status& status, Read&& read) {
+  const auto read_element = [&](JsonElement item, std::size_t index) {
+    JsonObject object;
+    if (item.get_object().get(object) != simdjson::SUCCESS) {
+      status.fail(index_path("", index) + " is " + std::string(type_name(item.type())) +
+                  ", expected an object");
+      return;
+    }
+    ObjectReader reader(object, nullptr, "", index, status);
+    read(reader);
+  };
+  if (body.size() >= k_split_array_bytes) {
+    if (const auto elements = split_array(body)) {
+      for (std::size_t index = 0; index < elements->size() && !status.failed(); ++index) {
+        Status element_status;
+        if (const auto item = parse_json((*elements)[index], element_status)) {
+          read_element(*item, index);
+        } else {
+          status.fail(index_path("", index) + " " + element_status.problem());
+        }
+      }
+      return;
+    }
+  }
   const auto root = parse_json(body, status);
   if (!root || root->is_null()) {
     return;
@@ -525,14 +637,7 @@ template <class Read> void each_root_object(std::string_view body, Status& statu
   }
   std::size_t index = 0;
   for (const JsonElement item : items) {
-    JsonObject object;
-    if (item.get_object().get(object) != simdjson::SUCCESS) {
-      status.fail(index_path("", index) + " is " + std::string(type_name(item.type())) +
-                  ", expected an object");
-      return;
-    }
-    ObjectReader reader(object, index_path("", index), status);
-    read(reader);
+    read_element(item, index);
     if (status.failed()) {
       return;
     }

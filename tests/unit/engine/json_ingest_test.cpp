@@ -340,6 +340,63 @@ TEST(ImageList, id_of_wrong_type_is_malformed_naming_the_field) {
   expect_malformed(parse_image_list(R"([{"Id":"sha256:a"},{"Id":42}])"), "[1].Id");
 }
 
+constexpr std::size_t count_none = static_cast<std::size_t>(-1);
+
+// A listing of `count` images, each padded with labels to about 600 bytes: from a few
+// hundred images on, a listing is parsed an element at a time. Labels hold the characters that
+// could confuse finding where an element ends: quotes, escapes and brackets in strings.
+std::string large_image_list(std::size_t count, std::size_t bad_index = count_none) {
+  std::string body = "[\n";
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i > 0) {
+      body += " ,\n ";
+    }
+    if (i == bad_index) {
+      body += R"({"Id":"sha256:bad","Size":})";
+      continue;
+    }
+    body +=
+        R"({"Id":"sha256:)" + std::to_string(i) + R"(","ParentId":"","RepoTags":["app:)" +
+        std::to_string(i) + R"("],"Size":)" + std::to_string(i * 10) +
+        R"(,"Labels":{"quote":"a \"]} [{ quoted\" string","slash":"ends in \\","brackets":"}]}],[","pad":")" +
+        std::string(400, 'x') + R"("}})";
+  }
+  return body + "\n]\n";
+}
+
+TEST(ImageList, a_large_listing_reads_every_element_with_strings_holding_brackets_and_quotes) {
+  const auto images = parse_image_list(large_image_list(2000));
+  ASSERT_TRUE(images.has_value()) << images.error().message;
+  ASSERT_EQ(images->size(), 2000U);
+  EXPECT_EQ((*images)[1234].id, "sha256:1234");
+  EXPECT_THAT((*images)[1234].repo_tags, ElementsAre("app:1234"));
+  EXPECT_EQ((*images)[1234].size, 12340);
+  EXPECT_EQ((*images)[1999].labels.at("quote"), "a \"]} [{ quoted\" string");
+  EXPECT_EQ((*images)[1999].labels.at("slash"), "ends in \\");
+  EXPECT_EQ((*images)[1999].labels.at("brackets"), "}]}],[");
+}
+
+TEST(ImageList, a_large_listing_with_a_broken_element_is_malformed_naming_it) {
+  expect_malformed(parse_image_list(large_image_list(2000, 1500)), "[1500]");
+}
+
+TEST(ImageList, a_large_listing_with_a_wrong_field_names_element_and_field) {
+  std::string body = large_image_list(2000);
+  const std::string second = R"({"Id":"sha256:1",)";
+  body.replace(body.find(second), second.size(), R"({"Id":1,)");
+  expect_malformed(parse_image_list(body), "[1].Id");
+}
+
+TEST(ImageList, a_large_body_that_is_not_a_well_formed_array_is_malformed) {
+  const std::string listing = large_image_list(2000);
+  expect_malformed(parse_image_list(listing.substr(0, listing.size() - 3)), "invalid JSON");
+  expect_malformed(parse_image_list(listing + "]"), "invalid JSON");
+  expect_malformed(parse_image_list(listing.substr(0, 2) + "," + listing.substr(2)),
+                   "invalid JSON");
+  expect_malformed(parse_image_list("{\"a\":\"" + std::string(300000, 'x') + "\"}"),
+                   "expected an array");
+}
+
 TEST(ImageList, missing_id_is_malformed) {
   expect_malformed(parse_image_list(R"([{"Size":1}])"), "Id is missing");
   expect_malformed(parse_image_list(R"([{"Id":null}])"), "Id is missing");
