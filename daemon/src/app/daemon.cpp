@@ -284,17 +284,21 @@ private:
     const graph::ImageGraph& graph = m_tracker.graph();
     std::vector<std::string> ids = graph.image_ids();
     std::vector<std::pair<std::string_view, std::int64_t>> seeds;
-    std::vector<const graph::Image*> images;
     seeds.reserve(ids.size());
-    images.reserve(ids.size());
+    m_layers_to_record.clear();
     for (const std::string& id : ids) {
       const graph::Image* image = graph.find_image(id);
       seeds.emplace_back(id, std::max(image->created, image->last_tag_time.value_or(0)));
-      images.push_back(image);
+      if (m_state->persistent() && !m_state->has_layers(id)) {
+        m_layers_to_record.push_back(id);
+      }
     }
     m_state->seed_uses(seeds);
-    m_state->record_layers(images);
     m_state->retain_only(ids);
+    if (!m_layers_to_record.empty() && !m_layers_recording) {
+      m_layers_recording = true;
+      asio::post(m_io, [this] { record_some_layers(); });
+    }
     const std::string summary = graph_summary(graph);
     spdlog::info("{}", summary);
     m_notify.status("engine " + m_tracker.api_version().to_string() + ": " + summary);
@@ -303,6 +307,35 @@ private:
     // once they are gone, the heap they took goes back to the system instead of lingering as the
     // daemon's resident size. Posted, so that it runs after this call's own memory is freed.
     asio::post(m_io, [] { ::malloc_trim(0); });
+  }
+
+  // Writes the layer chains of images new to the state file, a slice per turn of the loop: they
+  // only spare a later restart its inspect calls, and one transaction for a cold start's 100k
+  // images held the loop (and /readyz) for a second. Each slice looks its images up again, so
+  // one deleted meanwhile is skipped; a re-list meanwhile replaces what is left to write.
+  void record_some_layers() {
+    constexpr std::size_t k_slice = 2000;
+    const graph::ImageGraph& graph = m_tracker.graph();
+    // Stopping: the rest at once, as the loop is about to end.
+    const std::size_t count =
+        m_stopping ? m_layers_to_record.size() : std::min(k_slice, m_layers_to_record.size());
+    std::vector<const graph::Image*> images;
+    images.reserve(count);
+    for (auto it = m_layers_to_record.end() - static_cast<std::ptrdiff_t>(count);
+         it != m_layers_to_record.end(); ++it) {
+      if (const graph::Image* image = graph.find_image(*it)) {
+        images.push_back(image);
+      }
+    }
+    m_layers_to_record.resize(m_layers_to_record.size() - count);
+    m_state->record_layers(images);
+    if (m_layers_to_record.empty()) {
+      m_layers_to_record.clear();
+      m_layers_to_record.shrink_to_fit();
+      m_layers_recording = false;
+      return;
+    }
+    asio::post(m_io, [this] { record_some_layers(); });
   }
 
   bool disk_above_high_watermark() const {
@@ -493,6 +526,8 @@ private:
   std::optional<SteadyClock::time_point> m_last_disk_usage;
   std::string m_requested_trigger;
   std::uint64_t m_seen_resyncs = 0;
+  std::vector<std::string> m_layers_to_record; // image IDs, written from the back
+  bool m_layers_recording = false;             // record_some_layers is posted
   bool m_stopping = false;
   int m_exit_code = 0;
   metrics::Metrics m_metrics;

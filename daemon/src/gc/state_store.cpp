@@ -128,9 +128,22 @@ constexpr unsigned char k_layer_text = 2;
 constexpr std::string_view k_sha256_prefix = "sha256:";
 constexpr std::string_view k_hex_digits = "0123456789abcdef";
 
+// The value of a lower-case hex digit, or -1. Arithmetic rather than a search of k_hex_digits:
+// a cold start encodes millions of them.
+int hex_value(char digit) {
+  if (digit >= '0' && digit <= '9') {
+    return digit - '0';
+  }
+  if (digit >= 'a' && digit <= 'f') {
+    return digit - 'a' + 10;
+  }
+  return -1;
+}
+
 bool is_sha256_digest(std::string_view text) {
   return text.size() == k_sha256_prefix.size() + 64 && text.starts_with(k_sha256_prefix) &&
-         text.find_first_not_of(k_hex_digits, k_sha256_prefix.size()) == std::string_view::npos;
+         std::all_of(text.begin() + static_cast<std::ptrdiff_t>(k_sha256_prefix.size()), text.end(),
+                     [](char digit) { return hex_value(digit) >= 0; });
 }
 
 void append_le(std::string& out, std::uint64_t value, int bytes) {
@@ -154,8 +167,8 @@ std::string encode_layers(const std::vector<graph::Layer>& layers) {
     if (is_sha256_digest(layer.diff_id)) {
       out.push_back(static_cast<char>(k_layer_sha256));
       for (std::size_t i = k_sha256_prefix.size(); i < layer.diff_id.size(); i += 2) {
-        const auto high = k_hex_digits.find(layer.diff_id[i]);
-        const auto low = k_hex_digits.find(layer.diff_id[i + 1]);
+        const int high = hex_value(layer.diff_id[i]);
+        const int low = hex_value(layer.diff_id[i + 1]);
         out.push_back(static_cast<char>((high << 4) | low));
       }
     } else {
