@@ -254,6 +254,9 @@ struct FakeEngine::Impl {
   std::unordered_map<std::string, std::set<std::string>> children; // ID → child IDs
   std::map<std::string, FakeContainer> containers;                 // by ID
   std::optional<std::string> image_list_cache;
+  // Inspect and history bodies by path: a benchmark's cold start asks for every image's twice,
+  // and building each from scratch made the fake, not the client, the slow side.
+  std::unordered_map<std::string, std::string> image_body_cache;
   mutable std::optional<std::unordered_map<std::string, std::int64_t>> container_count_cache;
 
   FaultPlan faults;
@@ -284,6 +287,7 @@ struct FakeEngine::Impl {
 
   void changed() {
     image_list_cache.reset();
+    image_body_cache.clear();
     container_count_cache.reset();
   }
 
@@ -1024,8 +1028,14 @@ struct FakeEngine::Impl {
         if (!id) {
           return error_reply(404, "No such image: " + name);
         }
+        const auto cached = image_body_cache.find(path);
+        if (cached != image_body_cache.end()) {
+          return {200, cached->second};
+        }
         const auto& image = images.at(*id);
-        return {200, (history ? image_history(image) : image_details(image)).dump()};
+        std::string body = (history ? image_history(image) : image_details(image)).dump();
+        image_body_cache.emplace(path, body);
+        return {200, std::move(body)};
       }
       if (path.starts_with("/containers/") && path.ends_with("/json")) {
         const std::string id = path.substr(12, path.size() - 12 - 5);
