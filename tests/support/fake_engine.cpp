@@ -1004,6 +1004,15 @@ struct FakeEngine::Impl {
         }
         return {200, list.dump()};
       }
+      if (path == "/system/df" && query_value(target.query, "type") == "build-cache") {
+        // API 1.42+: only what was asked for is computed; the rest is null.
+        return {200, Json{{"LayersSize", 0},
+                          {"Images", nullptr},
+                          {"Containers", nullptr},
+                          {"Volumes", nullptr},
+                          {"BuildCache", Json::array()}}
+                         .dump()};
+      }
       if (path == "/system/df") {
         Json list = Json::array();
         for (const auto& [id, image] : images) {

@@ -477,13 +477,14 @@ private:
     m_metrics.record_pass(trigger, !report.execution.stopped_early, seconds, report.execution,
                           SystemClock::to_time_t(SystemClock::now()));
     m_metrics.record_build_cache_step(gc::to_string(report.build_cache_outcome));
-    // GET /system/df sizes every image, container and volume: on a large host it is the
-    // engine's most expensive call. The build-cache gauges are refreshed after a pass that
-    // pruned the cache, and otherwise at most every k_disk_usage_interval.
+    // GET /system/df sizes every image, container and volume unless the engine can be asked for
+    // the build cache alone (API 1.42+): on a large host it is the engine's most expensive call.
+    // The build-cache gauges are refreshed after a pass that pruned the cache, and otherwise at
+    // most every k_disk_usage_interval.
     if (report.build_cache_outcome == gc::BuildCacheOutcome::pruned || !m_last_disk_usage ||
         SteadyClock::now() - *m_last_disk_usage >= k_disk_usage_interval) {
       m_last_disk_usage = SteadyClock::now();
-      if (auto usage = co_await m_client.disk_usage(); usage) {
+      if (auto usage = co_await m_client.build_cache_usage(); usage) {
         std::int64_t reclaimable = 0;
         std::int64_t other = 0;
         for (const auto& record : usage->build_cache) {

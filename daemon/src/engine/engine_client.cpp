@@ -225,6 +225,13 @@ asio::awaitable<Result<DiskUsage>> EngineClient::disk_usage() {
   co_return co_await fetch(m_connection, path("/system/df"), "GET /system/df", parse_disk_usage);
 }
 
+asio::awaitable<Result<DiskUsage>> EngineClient::build_cache_usage() {
+  const bool filtered = m_api_version >= ApiVersion{1, 42};
+  co_return co_await fetch(m_connection,
+                           path(filtered ? "/system/df?type=build-cache" : "/system/df"),
+                           "GET /system/df", parse_disk_usage);
+}
+
 asio::awaitable<Result<BuildPruneResponse>>
 EngineClient::prune_build_cache(BuildPruneOptions options, std::vector<std::string>& dropped) {
   std::string query;

@@ -181,6 +181,21 @@ TEST(FakeEngineState, a_synced_graph_classifies_as_scripted) {
   EXPECT_EQ(graph.layers_bytes(), usage->layers_size);
 }
 
+TEST(FakeEngineState, build_cache_usage_asks_for_the_build_cache_alone_where_the_api_can) {
+  for (const engine::ApiVersion api : {engine::ApiVersion{1, 41}, engine::ApiVersion{1, 44}}) {
+    FakeEngineOptions options;
+    options.api_version = api;
+    FakeEngine fake(options);
+    fake.add_image(image(1, nullptr, {"base:1"}));
+    const auto usage = with_client<engine::Result<engine::DiskUsage>>(
+        fake.endpoint(), [](engine::EngineClient& client) { return client.build_cache_usage(); });
+    ASSERT_TRUE(usage) << usage.error().message;
+    // 1.41 has no `type` filter: the engine sizes (and sends) every image too.
+    const std::size_t images_sent = api < engine::ApiVersion{1, 42} ? 1u : 0u;
+    EXPECT_EQ(usage->images.size(), images_sent) << api.to_string();
+  }
+}
+
 TEST(FakeEngineState, synthetic_images_have_the_requested_shape) {
   FakeEngine fake;
   const auto ids = fake.add_synthetic_images(2000, 42);
