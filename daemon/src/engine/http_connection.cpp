@@ -150,7 +150,7 @@ HttpConnection::HttpConnection(asio::any_io_executor executor, Endpoint endpoint
 HttpConnection::~HttpConnection() = default;
 
 asio::awaitable<Result<HttpResponse>>
-HttpConnection::request(std::string_view method, std::string target, std::string body) {
+HttpConnection::request(std::string method, std::string target, std::string body) {
   const http::verb verb = http::string_to_verb(method);
   bool reused = false;
   auto result = co_await m_impl->attempt(verb, target, body, reused);

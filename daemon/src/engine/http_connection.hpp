@@ -38,7 +38,7 @@ public:
   HttpConnection(const HttpConnection&) = delete;
   HttpConnection& operator=(const HttpConnection&) = delete;
 
-  boost::asio::awaitable<Result<HttpResponse>> request(std::string_view method, std::string target,
+  boost::asio::awaitable<Result<HttpResponse>> request(std::string method, std::string target,
                                                        std::string body = {});
   void close();
   [[nodiscard]] const Endpoint& endpoint() const;
