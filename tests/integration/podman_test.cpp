@@ -35,7 +35,6 @@ namespace {
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
-using graph::ImageState;
 using namespace std::chrono_literals;
 
 CommandResult imagegc(const std::string& arguments) {

@@ -1,5 +1,6 @@
 #include "support/daemon_process.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <stdexcept>
 
@@ -115,12 +116,8 @@ std::string DaemonProcess::wait_for_log(const std::regex& pattern, SteadyClock::
 bool DaemonProcess::wait_for_text(const std::string& text, SteadyClock::duration limit) {
   return eventually(
       [&] {
-        for (const auto& line : lines()) {
-          if (line.find(text) != std::string::npos) {
-            return true;
-          }
-        }
-        return false;
+        return std::ranges::any_of(
+            lines(), [&](const std::string& line) { return line.find(text) != std::string::npos; });
       },
       limit);
 }

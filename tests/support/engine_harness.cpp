@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -148,9 +149,11 @@ void EngineHarness::reset() {
 
 std::string EngineHarness::build(const std::string& dockerfile, const std::string& tag,
                                  bool buildkit) {
+  // A context of its own per build: the process ID and a count of this process's builds.
+  static std::atomic<unsigned> builds{0};
   const auto context =
       std::filesystem::temp_directory_path() /
-      ("imagegc-build-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
+      ("imagegc-build-" + std::to_string(::getpid()) + "-" + std::to_string(builds.fetch_add(1)));
   std::filesystem::create_directories(context);
   std::ofstream(context / "Dockerfile") << dockerfile;
   std::string arguments = "build -q --network none ";
@@ -194,6 +197,7 @@ namespace {
 
 std::vector<std::string> sorted_ids(const std::vector<engine::ImageSummary>& images) {
   std::vector<std::string> ids;
+  ids.reserve(images.size());
   for (const auto& image : images) {
     ids.push_back(image.id);
   }

@@ -20,7 +20,7 @@ public:
 
   RunningTracker(const engine::Endpoint& endpoint, sync::TrackerOptions options)
       : m_tracker(m_io.get_executor(), endpoint, options) {
-    boost::asio::co_spawn(m_io, m_tracker.run(), [](std::exception_ptr error) {
+    boost::asio::co_spawn(m_io, m_tracker.run(), [](const std::exception_ptr& error) {
       if (error) {
         std::rethrow_exception(error);
       }

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -16,8 +17,8 @@ using ::testing::IsEmpty;
 
 // A build step as the history endpoint reports it.
 struct Step {
-  Step(std::string created_by_, std::int64_t size_, std::string comment_ = {})
-      : created_by(std::move(created_by_)), size(size_), comment(std::move(comment_)) {}
+  Step(std::string step_created_by, std::int64_t step_size, std::string step_comment = {})
+      : created_by(std::move(step_created_by)), size(step_size), comment(std::move(step_comment)) {}
 
   std::string created_by;
   std::int64_t size = 0;
@@ -27,14 +28,15 @@ struct Step {
 // Tests list steps oldest first, as a Dockerfile reads; the engine sends them newest first.
 std::vector<HistoryEntry> history_from_oldest(const std::vector<Step>& steps) {
   std::vector<HistoryEntry> history;
-  for (auto step = steps.rbegin(); step != steps.rend(); ++step) {
+  for (const Step& step : steps) {
     HistoryEntry entry;
     entry.id = "<missing>";
-    entry.created_by = step->created_by;
-    entry.size = step->size;
-    entry.comment = step->comment;
+    entry.created_by = step.created_by;
+    entry.size = step.size;
+    entry.comment = step.comment;
     history.push_back(entry);
   }
+  std::reverse(history.begin(), history.end());
   return history;
 }
 
@@ -111,7 +113,7 @@ TEST(LayerSizes, buildkit_metadata_instructions_are_not_layers) {
                                             {"VOLUME [/data]", 0},
                                             {"COPY app /usr/local/bin/app # buildkit", 700},
                                             {"STOPSIGNAL SIGINT", 0},
-                                            {"HEALTHCHECK &{[\"CMD\" \"app\" \"-check\"]}", 0},
+                                            {R"(HEALTHCHECK &{["CMD" "app" "-check"]})", 0},
                                             {"SHELL [/bin/bash -c]", 0},
                                             {"ONBUILD RUN echo child", 0},
                                             {"MAINTAINER ops@example.com", 0},

@@ -14,9 +14,8 @@ struct Collected {
 };
 
 LineSplitter splitter_into(Collected& collected, std::size_t limit) {
-  return LineSplitter(
-      limit, [&](std::string_view line) { collected.lines.emplace_back(line); },
-      [&](std::size_t bytes) { collected.oversized.push_back(bytes); });
+  return {limit, [&](std::string_view line) { collected.lines.emplace_back(line); },
+          [&](std::size_t bytes) { collected.oversized.push_back(bytes); }};
 }
 
 TEST(LineSplitter, joins_lines_split_across_chunks) {

@@ -63,23 +63,23 @@ class ContainerdStore : public ::testing::Test {
 protected:
   void SetUp() override {
     const std::int64_t now = unix_now();
-    const std::int64_t built = now - 3 * 365 * 24 * k_hour;
-    base = image(1, "", {layer(1, 5'000'000)}, {"alpine:latest"}, built, now - 72 * k_hour);
-    step = image(2, base.id, {layer(1, 5'000'000), layer(2, 20'000)}, {}, built, now - k_hour);
-    app = image(3, step.id, {layer(1, 5'000'000), layer(2, 20'000), layer(3, 300)}, {"app:1"},
-                built, now - k_hour);
-    old_dangling =
+    const std::int64_t built = now - std::int64_t{3} * 365 * 24 * k_hour;
+    m_base = image(1, "", {layer(1, 5'000'000)}, {"alpine:latest"}, built, now - 72 * k_hour);
+    m_step = image(2, m_base.id, {layer(1, 5'000'000), layer(2, 20'000)}, {}, built, now - k_hour);
+    m_app = image(3, m_step.id, {layer(1, 5'000'000), layer(2, 20'000), layer(3, 300)}, {"app:1"},
+                  built, now - k_hour);
+    m_old_dangling =
         image(4, "", {layer(1, 5'000'000), layer(4, 70'000)}, {}, built, now - 48 * k_hour);
-    new_dangling = image(5, "", {layer(1, 5'000'000), layer(5, 80'000)}, {}, built, now - 600);
-    web = image(6, "", {layer(6, 900'000)}, {"web:1"}, built, now - 72 * k_hour);
-    used_dangling = image(7, "", {layer(7, 60'000)}, {}, built, now - 72 * k_hour);
+    m_new_dangling = image(5, "", {layer(1, 5'000'000), layer(5, 80'000)}, {}, built, now - 600);
+    m_web = image(6, "", {layer(6, 900'000)}, {"web:1"}, built, now - 72 * k_hour);
+    m_used_dangling = image(7, "", {layer(7, 60'000)}, {}, built, now - 72 * k_hour);
     for (const FakeImage* each :
-         {&base, &step, &app, &old_dangling, &new_dangling, &web, &used_dangling}) {
-      fake.add_image(*each, false);
+         {&m_base, &m_step, &m_app, &m_old_dangling, &m_new_dangling, &m_web, &m_used_dangling}) {
+      m_fake.add_image(*each, false);
     }
-    fake.add_container({std::string(64, 'a'), web.id, "web:1", "web", true, now - k_hour});
-    fake.add_container(
-        {std::string(64, 'b'), used_dangling.id, used_dangling.id, "old", false, now - k_hour});
+    m_fake.add_container({std::string(64, 'a'), m_web.id, "web:1", "web", true, now - k_hour});
+    m_fake.add_container(
+        {std::string(64, 'b'), m_used_dangling.id, m_used_dangling.id, "old", false, now - k_hour});
   }
 
   static FakeImage image(int serial, const std::string& parent, std::vector<FakeLayer> layers,
@@ -103,34 +103,34 @@ protected:
       throw std::runtime_error(policy.error().front().to_string());
     }
     return with_client<gc::PassReport>(
-        fake.endpoint(), [&](engine::EngineClient& client) -> asio::awaitable<gc::PassReport> {
+        m_fake.endpoint(), [&](engine::EngineClient& client) -> asio::awaitable<gc::PassReport> {
           auto graph = co_await sync::load_graph(client, graph::ImageGraph{});
           if (!graph) {
             throw std::runtime_error(graph.error().message);
           }
-          const gc::PassInput input{*policy, *graph, {}, fake.directory()};
+          const gc::PassInput input{*policy, *graph, {}, m_fake.directory()};
           co_return co_await gc::run_pass(client, input);
         });
   }
 
   bool present(const std::string& id) const {
-    const auto images = fake.images();
+    const auto images = m_fake.images();
     return std::any_of(images.begin(), images.end(),
                        [&](const FakeImage& image) { return image.id == id; });
   }
 
-  FakeEngine fake{containerd_engine()};
-  FakeImage base, step, app, old_dangling, new_dangling, web, used_dangling;
+  FakeEngine m_fake{containerd_engine()};
+  FakeImage m_base, m_step, m_app, m_old_dangling, m_new_dangling, m_web, m_used_dangling;
 };
 
 TEST_F(ContainerdStore, a_sync_reads_the_scripted_state) {
-  RunningTracker tracker(fake.endpoint(), {});
+  RunningTracker tracker(m_fake.endpoint(), {});
   ASSERT_TRUE(tracker.wait_for([](const sync::GraphTracker& t) { return t.ready(); }));
   EXPECT_EQ(tracker.read([](const sync::GraphTracker& t) { return t.image_store(); }),
             engine::ImageStore::containerd);
   const auto graph = tracker.read([](const sync::GraphTracker& t) { return t.graph(); });
   ASSERT_EQ(graph.image_count(), 7u);
-  for (const FakeImage& scripted : fake.images()) {
+  for (const FakeImage& scripted : m_fake.images()) {
     const graph::Image* image = graph.find_image(scripted.id);
     ASSERT_NE(image, nullptr) << scripted.id;
     EXPECT_EQ(image->parent, scripted.parent) << "the parent label, " << scripted.id;
@@ -144,37 +144,37 @@ TEST_F(ContainerdStore, a_sync_reads_the_scripted_state) {
           << "the snapshot, not the listing's Size summed over platforms";
     }
   }
-  EXPECT_EQ(graph.find_image(base.id)->digests, std::vector<std::string>{"alpine@" + base.id});
-  EXPECT_EQ(graph.state(step.id), graph::ImageState::intermediate);
-  EXPECT_EQ(graph.state(old_dangling.id), graph::ImageState::dangling);
-  EXPECT_EQ(graph.state(used_dangling.id), graph::ImageState::dangling);
+  EXPECT_EQ(graph.find_image(m_base.id)->digests, std::vector<std::string>{"alpine@" + m_base.id});
+  EXPECT_EQ(graph.state(m_step.id), graph::ImageState::intermediate);
+  EXPECT_EQ(graph.state(m_old_dangling.id), graph::ImageState::dangling);
+  EXPECT_EQ(graph.state(m_used_dangling.id), graph::ImageState::dangling);
   EXPECT_EQ(graph.dangling_images(),
-            (std::vector<std::string>{old_dangling.id, new_dangling.id, used_dangling.id}));
+            (std::vector<std::string>{m_old_dangling.id, m_new_dangling.id, m_used_dangling.id}));
   EXPECT_EQ(graph.layers_bytes(), 5'000'000 + 20'000 + 300 + 70'000 + 80'000 + 900'000 + 60'000);
   EXPECT_EQ(graph.dangling_reclaimable_bytes(), 70'000 + 80'000);
 }
 
 TEST_F(ContainerdStore, events_keep_the_graph_equal_to_a_fresh_sync) {
-  RunningTracker tracker(fake.endpoint(), {});
+  RunningTracker tracker(m_fake.endpoint(), {});
   ASSERT_TRUE(tracker.wait_for([](const sync::GraphTracker& t) { return t.ready(); }));
 
   // A rebuild moves app:1 to another image: no untag for the old one, which is left dangling.
-  fake.tag(new_dangling.id, "app:1");
+  m_fake.tag(m_new_dangling.id, "app:1");
   // Refused while a container runs it, then deleted by tag once the container is gone.
-  EXPECT_EQ(fake.remove_image("web:1").status, 409);
-  fake.remove_container(std::string(64, 'a'));
-  const auto web_deleted = fake.remove_image("web:1");
+  EXPECT_EQ(m_fake.remove_image("web:1").status, 409);
+  m_fake.remove_container(std::string(64, 'a'));
+  const auto web_deleted = m_fake.remove_image("web:1");
   EXPECT_EQ(web_deleted.status, 200);
-  EXPECT_EQ(web_deleted.deleted, std::vector<std::string>{web.id});
+  EXPECT_EQ(web_deleted.deleted, std::vector<std::string>{m_web.id});
   // The old app by its dangling record's name: by ID, and its untagged parent goes with it.
-  const auto app_deleted = fake.remove_image("moby-dangling@" + app.id);
-  EXPECT_EQ(app_deleted.deleted, (std::vector<std::string>{app.id, step.id}));
+  const auto app_deleted = m_fake.remove_image("moby-dangling@" + m_app.id);
+  EXPECT_EQ(app_deleted.deleted, (std::vector<std::string>{m_app.id, m_step.id}));
   // A second name, then the first one goes: an untag keyed by the digest.
-  fake.tag(base.id, "alpine:3.20");
-  fake.untag("alpine:latest");
-  fake.add_image(image(8, "", {layer(8, 1234)}, {"new:1"}, unix_now(), 0));
+  m_fake.tag(m_base.id, "alpine:3.20");
+  m_fake.untag("alpine:latest");
+  m_fake.add_image(image(8, "", {layer(8, 1234)}, {"new:1"}, unix_now(), 0));
 
-  const graph::ImageGraph expected = fresh_graph(fake.endpoint());
+  const graph::ImageGraph expected = fresh_graph(m_fake.endpoint());
   EXPECT_EQ(expected.image_count(), 5u);
   EXPECT_TRUE(tracker.wait_for([&](const sync::GraphTracker& t) {
     return graph::ImageGraph::differences(expected, t.graph()).empty();
@@ -196,11 +196,11 @@ rules:
 )");
   EXPECT_FALSE(report.execution.stopped_early);
   EXPECT_EQ(report.execution.count(Kind::deleted), 1u);
-  EXPECT_FALSE(present(old_dangling.id));
-  EXPECT_TRUE(present(new_dangling.id)) << "dangling for ten minutes, whatever its config says";
-  EXPECT_TRUE(present(used_dangling.id));
-  EXPECT_TRUE(present(step.id)) << "an intermediate step, parent by label";
-  EXPECT_EQ(fake.image_count(), 6u);
+  EXPECT_FALSE(present(m_old_dangling.id));
+  EXPECT_TRUE(present(m_new_dangling.id)) << "dangling for ten minutes, whatever its config says";
+  EXPECT_TRUE(present(m_used_dangling.id));
+  EXPECT_TRUE(present(m_step.id)) << "an intermediate step, parent by label";
+  EXPECT_EQ(m_fake.image_count(), 6u);
   EXPECT_EQ(report.execution.reclaimed_bytes, 70'000);
 }
 
@@ -213,15 +213,15 @@ rules:
     select: {}
 )");
   EXPECT_FALSE(report.execution.stopped_early);
-  EXPECT_TRUE(present(web.id));
-  EXPECT_TRUE(present(used_dangling.id));
-  const auto requests = fake.stats().requests_by_path;
+  EXPECT_TRUE(present(m_web.id));
+  EXPECT_TRUE(present(m_used_dangling.id));
+  const auto requests = m_fake.stats().requests_by_path;
   for (const std::string& path :
-       std::vector<std::string>{"DELETE /images/" + web.id, "DELETE /images/web:1",
-                                "DELETE /images/" + used_dangling.id}) {
+       std::vector<std::string>{"DELETE /images/" + m_web.id, "DELETE /images/web:1",
+                                "DELETE /images/" + m_used_dangling.id}) {
     EXPECT_EQ(requests.count(path), 0u) << path;
   }
-  EXPECT_EQ(fake.image_count(), 2u) << "everything else went";
+  EXPECT_EQ(m_fake.image_count(), 2u) << "everything else went";
 }
 
 TEST_F(ContainerdStore, a_re_list_inspects_images_whose_chains_are_remembered) {
@@ -230,10 +230,10 @@ TEST_F(ContainerdStore, a_re_list_inspects_images_whose_chains_are_remembered) {
   FakeImage bare = image(9, "", {layer(9, 4321)}, {}, unix_now(), unix_now() - 30 * k_hour);
   bare.packed_bytes = 0;
   bare.other_platforms_bytes = 0;
-  fake.add_image(bare, false);
+  m_fake.add_image(bare, false);
   const std::vector<graph::Layer> chain{{bare.layers.front().diff_id, 4321}};
   const auto graph = with_client<graph::ImageGraph>(
-      fake.endpoint(), [&](engine::EngineClient& client) -> asio::awaitable<graph::ImageGraph> {
+      m_fake.endpoint(), [&](engine::EngineClient& client) -> asio::awaitable<graph::ImageGraph> {
         auto loaded = co_await sync::load_graph(
             client, graph::ImageGraph{},
             [&](std::string_view id) -> std::optional<std::vector<graph::Layer>> {
@@ -253,17 +253,17 @@ TEST_F(ContainerdStore, a_re_list_inspects_images_whose_chains_are_remembered) {
 }
 
 TEST_F(ContainerdStore, the_fake_deletes_as_the_containerd_store_does) {
-  fake.tag(base.id, "alpine:3.20");
+  m_fake.tag(m_base.id, "alpine:3.20");
   // One of two names: only untagged.
-  const auto one_name = fake.remove_image("alpine:3.20");
+  const auto one_name = m_fake.remove_image("alpine:3.20");
   EXPECT_EQ(one_name.untagged, std::vector<std::string>{"alpine:3.20"});
   EXPECT_TRUE(one_name.deleted.empty());
-  fake.tag(base.id, "alpine:3.20");
+  m_fake.tag(m_base.id, "alpine:3.20");
   // By ID with two names: refused.
-  EXPECT_EQ(fake.remove_image(base.id).status, 409);
+  EXPECT_EQ(m_fake.remove_image(m_base.id).status, 409);
   // A name that is no image, and a dangling-record name of a tagged image.
-  EXPECT_EQ(fake.remove_image("nothing:here").status, 404);
-  EXPECT_EQ(fake.remove_image("moby-dangling@" + base.id).status, 404);
+  EXPECT_EQ(m_fake.remove_image("nothing:here").status, 404);
+  EXPECT_EQ(m_fake.remove_image("moby-dangling@" + m_base.id).status, 404);
 }
 
 } // namespace

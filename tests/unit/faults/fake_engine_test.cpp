@@ -35,7 +35,7 @@ FakeImage image(int serial, const FakeImage* parent, std::vector<std::string> ta
     made.parent = parent->id;
     made.layers = parent->layers;
   }
-  made.layers.push_back({id_of(serial + 0x10000), 1000 * serial});
+  made.layers.push_back({id_of(serial + 0x10000), std::int64_t{1000} * serial});
   made.tags = std::move(tags);
   made.created = 1'700'000'000 + serial;
   return made;

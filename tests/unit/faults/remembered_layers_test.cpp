@@ -58,7 +58,7 @@ TEST(RememberedLayers, known_images_are_not_inspected_and_the_graph_is_the_same)
   ASSERT_EQ(cold.image_count(), 200u);
 
   Chains chains = chains_of(cold);
-  const std::string unknown = ids.back();
+  const std::string& unknown = ids.back();
   chains.erase(unknown);
   // A record for an ID the engine does not have is just not used.
   chains.emplace("sha256:" + std::string(64, 'e'), std::vector<graph::Layer>{{"sha256:x", 1}});

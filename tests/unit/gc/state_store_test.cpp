@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <array>
 #include <csignal>
 #include <cstdint>
@@ -84,12 +85,9 @@ std::string random_bytes(std::size_t count) {
 }
 
 bool contains(const std::vector<std::string>& warnings, const std::string& text) {
-  for (const auto& warning : warnings) {
-    if (warning.find(text) != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
+  return std::ranges::any_of(warnings, [&](const std::string& warning) {
+    return warning.find(text) != std::string::npos;
+  });
 }
 
 TEST(StateStore, records_survive_a_restart) {
@@ -226,8 +224,8 @@ TEST(StateStore, a_damaged_page_is_found_by_the_integrity_check) {
   // The header page stays intact, so the file opens and reads its version; table pages do not.
   {
     std::fstream file(dir.db(), std::ios::binary | std::ios::in | std::ios::out);
-    const std::string garbage = random_bytes(3 * 4096);
-    file.seekp(2 * 4096);
+    const std::string garbage = random_bytes(std::size_t{3} * 4096);
+    file.seekp(std::streamoff{2} * 4096);
     file.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
   }
   ASSERT_EQ(fs::file_size(dir.db()), size);
