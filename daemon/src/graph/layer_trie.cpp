@@ -1,5 +1,6 @@
 #include "graph/layer_trie.hpp"
 
+#include <array>
 #include <cstring>
 #include <functional>
 
@@ -9,15 +10,17 @@ namespace {
 
 constexpr std::string_view k_sha256_prefix = "sha256:";
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
+// Each character's value as a lower-case hex digit, -1 for any other character: a table, since
+// every layer of every image added to the graph goes through here 64 characters at a time.
+constexpr std::array<std::int8_t, 256> k_hex_values = [] {
+  std::array<std::int8_t, 256> values{};
+  values.fill(-1);
+  constexpr std::string_view k_digits = "0123456789abcdef";
+  for (std::size_t digit = 0; digit < k_digits.size(); ++digit) {
+    values[static_cast<unsigned char>(k_digits[digit])] = static_cast<std::int8_t>(digit);
   }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  return -1;
-}
+  return values;
+}();
 
 } // namespace
 
@@ -27,14 +30,15 @@ LayerTrie::ChainKey LayerTrie::make_key(NodeId parent, std::string_view diff_id)
   if (diff_id.size() == k_sha256_prefix.size() + 2 * key.digest.size() &&
       diff_id.starts_with(k_sha256_prefix)) {
     const std::string_view hex = diff_id.substr(k_sha256_prefix.size());
-    bool valid = true;
-    for (std::size_t i = 0; valid && i < key.digest.size(); ++i) {
-      const int high = hex_value(hex[2 * i]);
-      const int low = hex_value(hex[2 * i + 1]);
-      valid = high >= 0 && low >= 0;
-      key.digest[i] = static_cast<std::uint8_t>((high << 4) | low);
+    // Any character that is not a digit makes `invalid` negative; checked once at the end.
+    int invalid = 0;
+    for (std::size_t i = 0; i < key.digest.size(); ++i) {
+      const int high = k_hex_values[static_cast<unsigned char>(hex[2 * i])];
+      const int low = k_hex_values[static_cast<unsigned char>(hex[2 * i + 1])];
+      invalid |= high | low;
+      key.digest[i] = static_cast<std::uint8_t>(((high & 0xf) << 4) | (low & 0xf));
     }
-    if (valid) {
+    if (invalid >= 0) {
       return key;
     }
     key.digest = {};

@@ -65,6 +65,28 @@ TEST(LayerTrie, a_view_frees_nodes_whose_every_user_it_removes) {
   EXPECT_EQ(trie.bytes(), 101);
 }
 
+TEST(LayerTrie, diff_ids_that_are_not_lower_case_sha256_are_kept_apart) {
+  LayerTrie trie;
+  const std::string hex(64, 'a');
+  const std::string upper(64, 'A');
+  // A digest, the same digest spelled in upper case, and one character off the hex alphabet.
+  const std::vector<std::vector<Layer>> chains = {
+      {{"sha256:" + hex, 1}},
+      {{"sha256:" + upper, 2}},
+      {{"sha256:" + hex.substr(1) + "g", 4}},
+      {{"sha256:" + hex.substr(1) + "0", 8}},
+  };
+  std::vector<LayerTrie::Path> paths;
+  for (const auto& chain : chains) {
+    paths.push_back(trie.acquire(chain, k_kept));
+  }
+  EXPECT_EQ(trie.node_count(), 4u);
+  EXPECT_EQ(trie.bytes(), 15);
+  // The same text finds the same node again.
+  EXPECT_EQ(trie.acquire(chains[2], k_kept), paths[2]);
+  EXPECT_EQ(trie.users(paths[2][0]), 2u);
+}
+
 TEST(LayerTrie, empty_chains_hold_nothing) {
   LayerTrie trie;
   const LayerTrie::Path path = trie.acquire({}, k_kept);
