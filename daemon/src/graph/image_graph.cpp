@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <functional>
+#include <limits>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 
 #include "graph/layer_trie.hpp"
@@ -27,12 +27,18 @@ struct Usage {
   std::size_t running = 0;
 };
 
-struct Entry {
-  Image image;
+// An image in the graph. The Image base is what find_image and images() hand out, and what
+// queries given an image of this graph turn back into its entry (a static_cast from the base).
+struct Entry : Image {
+  const Image& image() const { return *this; }
+
   LayerTrie::Path path;
+  // A small number no other entry holds at the same time, so that queries can keep flat arrays
+  // by image instead of hash maps.
+  std::uint32_t slot = 0;
   // Kept in step with the indexes so that the hot walks (settling views, closures) follow
   // pointers instead of hashing IDs.
-  Entry* parent = nullptr;         // while the parent is in the graph
+  Entry* parent_entry = nullptr;   // while the parent is in the graph
   std::size_t child_count = 0;     // children in the graph
   std::size_t container_count = 0; // containers using the image, running or not
   // Per view: whether its prune removes this image, and how many children it would keep.
@@ -74,12 +80,56 @@ template <typename State> const State& readable(const std::unique_ptr<State>& st
 }
 
 std::uint8_t category_of(const Entry& entry) {
-  const ImageState state = !entry.image.tags.empty() ? ImageState::tagged
-                           : entry.child_count > 0   ? ImageState::intermediate
-                                                     : ImageState::dangling;
+  const ImageState state = !entry.tags.empty()     ? ImageState::tagged
+                           : entry.child_count > 0 ? ImageState::intermediate
+                                                   : ImageState::dangling;
   return static_cast<std::uint8_t>(static_cast<std::size_t>(state) * 2 +
                                    (entry.container_count > 0 ? 1 : 0));
 }
+
+// For the candidates of a delete, how many of each one's children are not yet removed. Small
+// deletes (one image's unique bytes) hash; large ones (a plan, a prune) index a flat array by
+// Entry::slot, which costs a fill of the array but no hashing and no node per candidate.
+class CandidateCounts {
+public:
+  CandidateCounts(std::size_t expected, std::uint32_t slot_bound)
+      : m_flat(expected * 4 >= slot_bound) {
+    if (m_flat) {
+      m_by_slot.assign(slot_bound, k_absent);
+    } else {
+      m_by_entry.reserve(expected);
+    }
+  }
+
+  // Adds the entry with a count of zero; false when it was there already.
+  bool add(const Entry& entry) {
+    if (m_flat) {
+      std::size_t& count = m_by_slot[entry.slot];
+      if (count != k_absent) {
+        return false;
+      }
+      count = 0;
+      return true;
+    }
+    return m_by_entry.try_emplace(&entry, 0).second;
+  }
+
+  // The entry's count, or nullptr when it is not a candidate.
+  std::size_t* find(const Entry& entry) {
+    if (m_flat) {
+      std::size_t& count = m_by_slot[entry.slot];
+      return count == k_absent ? nullptr : &count;
+    }
+    const auto it = m_by_entry.find(&entry);
+    return it == m_by_entry.end() ? nullptr : &it->second;
+  }
+
+private:
+  static constexpr std::size_t k_absent = std::numeric_limits<std::size_t>::max();
+  bool m_flat;
+  std::vector<std::size_t> m_by_slot;
+  std::unordered_map<const Entry*, std::size_t> m_by_entry;
+};
 
 } // namespace
 
@@ -106,15 +156,19 @@ struct ImageGraph::State {
   LayerTrie layers;
   // Images per Entry::category, kept as entries change so that metrics read them for free.
   std::array<std::size_t, 6> category_counts{};
+  // Entry::slot numbers: every slot below slot_bound is held by an entry or free.
+  std::vector<std::uint32_t> free_slots;
+  std::uint32_t slot_bound = 0;
 
   State() = default;
   State(const State& other)
       : images(other.images), children(other.children), references(other.references),
         containers(other.containers), usage(other.usage), layers(other.layers),
-        category_counts(other.category_counts) {
+        category_counts(other.category_counts), free_slots(other.free_slots),
+        slot_bound(other.slot_bound) {
     // The copied parent pointers still point into `other`.
     for (auto& [id, entry] : images) {
-      entry.parent = entry.image.parent.empty() ? nullptr : find(entry.image.parent);
+      entry.parent_entry = entry.parent.empty() ? nullptr : find(entry.parent);
     }
   }
   State& operator=(const State&) = delete;
@@ -151,7 +205,7 @@ struct ImageGraph::State {
       return true;
     }
     // prune requests the untagged images without children; a parent goes only by pruning.
-    const Image& image = entry.image;
+    const Image& image = entry.image();
     return entry.child_count == 0 ? image.tags.empty() : !has_references(image);
   }
 
@@ -177,18 +231,18 @@ struct ImageGraph::State {
       recount(*start);
     }
     for (std::size_t view = 0; view < k_view_count; ++view) {
-      for (Entry* entry = start; entry != nullptr; entry = entry->parent) {
+      for (Entry* entry = start; entry != nullptr; entry = entry->parent_entry) {
         const bool removed = view_removes(*entry, view);
         if (removed == entry->removed[view]) {
           break;
         }
         entry->removed[view] = removed;
         layers.set_removed(entry->path, view, removed);
-        if (entry->parent != nullptr) {
+        if (entry->parent_entry != nullptr) {
           if (removed) {
-            --entry->parent->kept_children[view];
+            --entry->parent_entry->kept_children[view];
           } else {
-            ++entry->parent->kept_children[view];
+            ++entry->parent_entry->kept_children[view];
           }
         }
       }
@@ -197,13 +251,13 @@ struct ImageGraph::State {
   void settle(std::string_view id) { settle(find(id)); }
 
   void link_parent(const std::string& id, Entry& entry) {
-    const std::string& parent_id = entry.image.parent;
+    const std::string& parent_id = entry.parent;
     if (parent_id.empty()) {
       return;
     }
     children[parent_id].insert(id);
-    entry.parent = find(parent_id);
-    if (Entry* parent = entry.parent; parent != nullptr) {
+    entry.parent_entry = find(parent_id);
+    if (Entry* parent = entry.parent_entry; parent != nullptr) {
       ++parent->child_count;
       for (std::size_t view = 0; view < k_view_count; ++view) {
         if (!entry.removed[view]) {
@@ -217,8 +271,8 @@ struct ImageGraph::State {
 
   // Clears the entry's parent first, so that a settle reaching it through a cycle stops there.
   void unlink_parent(const std::string& id, Entry& entry) {
-    const std::string parent_id = std::exchange(entry.image.parent, std::string{});
-    Entry* parent = std::exchange(entry.parent, nullptr);
+    const std::string parent_id = std::exchange(entry.parent, std::string{});
+    Entry* parent = std::exchange(entry.parent_entry, nullptr);
     if (parent_id.empty()) {
       return;
     }
@@ -261,8 +315,8 @@ struct ImageGraph::State {
           continue;
         }
         if (Entry* owner = find(it->second); owner != nullptr) {
-          if (!erase_sorted(owner->image.tags, reference)) {
-            erase_sorted(owner->image.digests, reference);
+          if (!erase_sorted(owner->tags, reference)) {
+            erase_sorted(owner->digests, reference);
           }
           losers.push_back(owner);
         }
@@ -278,18 +332,27 @@ struct ImageGraph::State {
     }
   }
 
+  // The entry of an image of this graph (find_image, images()).
+  static const Entry& entry_of(const Image& image) { return static_cast<const Entry&>(image); }
+
   void insert(Image image) {
     const std::string id = image.id;
     const std::vector<Entry*> losers = claim_references(id, image);
     Entry& entry = images[id];
-    entry.image = std::move(image);
+    static_cast<Image&>(entry) = std::move(image);
+    if (free_slots.empty()) {
+      entry.slot = slot_bound++;
+    } else {
+      entry.slot = free_slots.back();
+      free_slots.pop_back();
+    }
     if (const Usage* counts = usage_of(id); counts != nullptr) {
       entry.container_count = counts->containers;
     }
     if (const IdSet* known_children = children_of(id); known_children != nullptr) {
       for (const std::string& child_id : *known_children) {
         Entry* child = find(child_id);
-        child->parent = &entry;
+        child->parent_entry = &entry;
         ++entry.child_count;
         for (std::size_t view = 0; view < k_view_count; ++view) {
           if (!child->removed[view]) {
@@ -301,7 +364,7 @@ struct ImageGraph::State {
     for (std::size_t view = 0; view < k_view_count; ++view) {
       entry.removed[view] = view_removes(entry, view);
     }
-    entry.path = layers.acquire(entry.image.layers, entry.removed);
+    entry.path = layers.acquire(entry.layers, entry.removed);
     recount(entry);
     link_parent(id, entry);
     settle_all(losers);
@@ -309,17 +372,17 @@ struct ImageGraph::State {
 
   void replace(Entry& entry, Image image) {
     const std::string id = image.id;
-    forget_references(id, entry.image);
+    forget_references(id, entry.image());
     const std::vector<Entry*> losers = claim_references(id, image);
-    if (entry.image.layers != image.layers) {
-      layers.release(entry.image.layers, entry.path, entry.removed);
+    if (entry.layers != image.layers) {
+      layers.release(entry.layers, entry.path, entry.removed);
       entry.path = layers.acquire(image.layers, entry.removed);
     }
-    const bool parent_changed = entry.image.parent != image.parent;
+    const bool parent_changed = entry.parent != image.parent;
     if (parent_changed) {
       unlink_parent(id, entry);
     }
-    entry.image = std::move(image);
+    static_cast<Image&>(entry) = std::move(image);
     if (parent_changed) {
       link_parent(id, entry);
     }
@@ -331,14 +394,15 @@ struct ImageGraph::State {
     unlink_parent(id, entry);
     if (const IdSet* orphans = children_of(id); orphans != nullptr) {
       for (const std::string& child_id : *orphans) {
-        find(child_id)->parent = nullptr;
+        find(child_id)->parent_entry = nullptr;
       }
     }
-    forget_references(id, entry.image);
-    layers.release(entry.image.layers, entry.path, entry.removed);
+    forget_references(id, entry.image());
+    layers.release(entry.layers, entry.path, entry.removed);
     if (entry.category != k_no_category) {
       --category_counts[entry.category];
     }
+    free_slots.push_back(entry.slot);
     images.erase(id);
   }
 
@@ -361,28 +425,28 @@ struct ImageGraph::State {
 
   // The images a delete of `requested` removes (see removal_closure). Only requested images and
   // their ancestors without references can go, so the work is bounded by those; children are
-  // decided before their parents by counting down each parent's children.
-  std::vector<const Entry*> closure(std::span<const std::string> requested,
-                                    ReclaimOptions options) const {
+  // decided before their parents by counting down each parent's children. Null entries (IDs
+  // not in the graph) are skipped.
+  std::vector<const Entry*> closure(std::span<const Entry* const> requested, ReclaimOptions options,
+                                    CandidateCounts& candidates) const {
     const auto can_go = [&](const Entry& entry) {
       return !options.respect_containers || entry.container_count == 0;
     };
-    // Candidate -> children not yet removed.
-    std::unordered_map<const Entry*, std::size_t> candidates;
-    candidates.reserve(requested.size());
-    std::vector<const Entry*> starts;
-    for (const std::string& id : requested) {
-      const Entry* entry = find(id);
-      if (entry != nullptr && can_go(*entry) && candidates.try_emplace(entry, 0).second) {
-        starts.push_back(entry);
+    std::vector<const Entry*> listed; // the candidates, in the order they were found
+    listed.reserve(requested.size());
+    for (const Entry* entry : requested) {
+      if (entry != nullptr && can_go(*entry) && candidates.add(*entry)) {
+        listed.push_back(entry);
       }
     }
-    for (const Entry* entry : starts) {
+    const std::size_t starts = listed.size();
+    for (std::size_t start = 0; start < starts; ++start) {
       // Stops at an ancestor already visited, which also ends any cycle.
-      const Entry* parent = entry->parent;
-      while (parent != nullptr && can_go(*parent) && !has_references(parent->image) &&
-             candidates.try_emplace(parent, 0).second) {
-        parent = parent->parent;
+      const Entry* parent = listed[start]->parent_entry;
+      while (parent != nullptr && can_go(*parent) && !has_references(*parent) &&
+             candidates.add(*parent)) {
+        listed.push_back(parent);
+        parent = parent->parent_entry;
       }
     }
 
@@ -391,22 +455,37 @@ struct ImageGraph::State {
     // the candidates never goes, so its parent never counts down to zero and stays, and so does
     // every ancestor above it; the same holds inside a cycle.
     std::vector<const Entry*> removed;
-    for (auto& [entry, children_left] : candidates) {
-      children_left = entry->child_count;
-      if (children_left == 0) {
+    for (const Entry* entry : listed) {
+      *candidates.find(*entry) = entry->child_count;
+      if (entry->child_count == 0) {
         removed.push_back(entry);
       }
     }
     for (std::size_t next = 0; next < removed.size(); ++next) {
-      const Entry* parent = removed[next]->parent;
+      const Entry* parent = removed[next]->parent_entry;
       if (parent == nullptr) {
         continue;
       }
-      if (const auto it = candidates.find(parent); it != candidates.end() && --it->second == 0) {
+      if (std::size_t* children_left = candidates.find(*parent);
+          children_left != nullptr && --*children_left == 0) {
         removed.push_back(parent);
       }
     }
     return removed;
+  }
+  std::vector<const Entry*> closure(std::span<const Entry* const> requested,
+                                    ReclaimOptions options) const {
+    CandidateCounts candidates(requested.size(), slot_bound);
+    return closure(requested, options, candidates);
+  }
+
+  std::vector<const Entry*> entries(std::span<const std::string> ids) const {
+    std::vector<const Entry*> found;
+    found.reserve(ids.size());
+    for (const std::string& id : ids) {
+      found.push_back(find(id));
+    }
+    return found;
   }
 
   // Bytes of the nodes whose every user is among `removed`.
@@ -440,33 +519,35 @@ struct ImageGraph::State {
 
 namespace {
 
-// Deletes images one at a time the way the engine does, counting what each delete frees.
+// Deletes images one at a time the way the engine does, counting what each delete frees. Its
+// marks are flat arrays (by Entry::slot and by trie node): it runs over a whole plan.
 class SequentialDelete {
 public:
-  SequentialDelete(const LayerTrie& layers, ReclaimOptions options)
-      : m_layers(layers), m_options(options) {}
+  SequentialDelete(const LayerTrie& layers, std::uint32_t slot_bound, ReclaimOptions options)
+      : m_layers(layers), m_options(options), m_removed(slot_bound, false),
+        m_removed_children(slot_bound, 0), m_removed_users(layers.id_bound(), 0) {}
 
   // Bytes freed by deleting `entry` now (and the parents without references it orphans); 0 when
   // the engine would keep it (a container, a child that is still there).
   std::int64_t remove(const Entry* entry) {
-    if (entry == nullptr || !may_go(*entry) || m_removed.contains(entry)) {
+    if (entry == nullptr || !may_go(*entry) || m_removed[entry->slot]) {
       return 0;
     }
     std::int64_t bytes = 0;
     for (const Entry* current = entry; current != nullptr;) {
-      m_removed.insert(current);
+      m_removed[current->slot] = true;
       for (const LayerTrie::NodeId node : current->path) {
         if (++m_removed_users[node] == m_layers.users(node)) {
           bytes += m_layers.size(node);
         }
       }
-      const Entry* parent = current->parent;
-      if (parent == nullptr || m_removed.contains(parent)) {
+      const Entry* parent = current->parent_entry;
+      if (parent == nullptr || m_removed[parent->slot]) {
         break;
       }
-      ++m_removed_children[parent];
+      ++m_removed_children[parent->slot];
       // moby prunes a parent without references once its last child is gone.
-      current = (!has_references(parent->image) && may_go(*parent)) ? parent : nullptr;
+      current = (!has_references(*parent) && may_go(*parent)) ? parent : nullptr;
     }
     return bytes;
   }
@@ -476,16 +557,14 @@ private:
     if (m_options.respect_containers && entry.container_count != 0) {
       return false;
     }
-    const auto it = m_removed_children.find(&entry);
-    const std::size_t gone = it == m_removed_children.end() ? 0 : it->second;
-    return gone == entry.child_count;
+    return m_removed_children[entry.slot] == entry.child_count;
   }
 
   const LayerTrie& m_layers;
   ReclaimOptions m_options;
-  std::unordered_set<const Entry*> m_removed;
-  std::unordered_map<const Entry*, std::size_t> m_removed_children;
-  std::unordered_map<LayerTrie::NodeId, std::uint32_t> m_removed_users;
+  std::vector<bool> m_removed;                 // by slot
+  std::vector<std::size_t> m_removed_children; // by slot
+  std::vector<std::uint32_t> m_removed_users;  // by trie node
 };
 
 } // namespace
@@ -533,7 +612,7 @@ bool ImageGraph::set_references(std::string_view id, std::vector<std::string> ta
   if (entry == nullptr) {
     return false;
   }
-  Image image = entry->image;
+  Image image = entry->image();
   image.tags = std::move(tags);
   image.digests = std::move(digests);
   sort_unique(image.tags);
@@ -603,7 +682,7 @@ std::size_t ImageGraph::container_count() const {
 
 const Image* ImageGraph::find_image(std::string_view id) const {
   const Entry* entry = readable(m_state).find(id);
-  return entry == nullptr ? nullptr : &entry->image;
+  return entry == nullptr ? nullptr : &entry->image();
 }
 
 const ContainerRef* ImageGraph::find_container(std::string_view container_id) const {
@@ -620,6 +699,46 @@ std::vector<std::string> ImageGraph::image_ids() const {
   }
   std::sort(ids.begin(), ids.end());
   return ids;
+}
+
+std::vector<const Image*> ImageGraph::images() const {
+  const auto& entries = readable(m_state).images;
+  std::vector<const Image*> images;
+  images.reserve(entries.size());
+  for (const auto& [id, entry] : entries) {
+    images.push_back(&entry.image());
+  }
+  if (images.empty()) {
+    return images;
+  }
+  // Comparing IDs reads each from wherever its string lives: a cache miss per comparison on a
+  // large graph. So each image is sorted by a copy of 8 bytes of its ID, big-endian, taken past
+  // the prefix every ID shares ("sha256:"); only equal keys compare the whole IDs.
+  std::string_view first = images.front()->id;
+  std::size_t shared = first.size();
+  for (const Image* image : images) {
+    const std::string_view id = image->id;
+    const auto [mismatch, unused] = std::mismatch(
+        first.begin(), first.begin() + static_cast<std::ptrdiff_t>(shared), id.begin(), id.end());
+    shared = static_cast<std::size_t>(mismatch - first.begin());
+  }
+  std::vector<std::pair<std::uint64_t, const Image*>> keyed;
+  keyed.reserve(images.size());
+  for (const Image* image : images) {
+    std::uint64_t key = 0;
+    for (std::size_t i = shared; i < shared + 8; ++i) {
+      // Past the end reads as 0, below any character: a shorter ID sorts first.
+      key = (key << 8) | (i < image->id.size() ? static_cast<unsigned char>(image->id[i]) : 0U);
+    }
+    keyed.emplace_back(key, image);
+  }
+  std::sort(keyed.begin(), keyed.end(), [](const auto& lhs, const auto& rhs) {
+    return lhs.first != rhs.first ? lhs.first < rhs.first : lhs.second->id < rhs.second->id;
+  });
+  for (std::size_t i = 0; i < keyed.size(); ++i) {
+    images[i] = keyed[i].second;
+  }
+  return images;
 }
 
 std::vector<ContainerRef> ImageGraph::containers() const {
@@ -639,6 +758,11 @@ const Image* ImageGraph::find_by_reference(std::string_view reference) const {
   return it == data.references.end() ? nullptr : find_image(it->second);
 }
 
+const Image* ImageGraph::parent_of(const Image& image) const {
+  const Entry* parent = State::entry_of(image).parent_entry;
+  return parent == nullptr ? nullptr : &parent->image();
+}
+
 std::vector<std::string> ImageGraph::children(std::string_view id) const {
   const IdSet* set = readable(m_state).children_of(id);
   return set == nullptr ? std::vector<std::string>{}
@@ -648,7 +772,7 @@ std::vector<std::string> ImageGraph::children(std::string_view id) const {
 ImageState ImageGraph::state(std::string_view id) const {
   const State& data = readable(m_state);
   if (const Entry* entry = data.find(id); entry != nullptr) {
-    if (!entry->image.tags.empty()) {
+    if (!entry->tags.empty()) {
       return ImageState::tagged;
     }
     return entry->child_count > 0 ? ImageState::intermediate : ImageState::dangling;
@@ -673,7 +797,7 @@ std::size_t ImageGraph::running_containers_using(std::string_view id) const {
 std::vector<std::string> ImageGraph::dangling_images() const {
   std::vector<std::string> ids;
   for (const auto& [id, entry] : readable(m_state).images) {
-    if (entry.image.tags.empty() && entry.child_count == 0) {
+    if (entry.tags.empty() && entry.child_count == 0) {
       ids.push_back(id);
     }
   }
@@ -684,7 +808,7 @@ std::vector<std::string> ImageGraph::dangling_images() const {
 std::vector<std::string> ImageGraph::unused_images() const {
   std::vector<std::string> ids;
   for (const auto& [id, entry] : readable(m_state).images) {
-    const bool intermediate = entry.image.tags.empty() && entry.child_count > 0;
+    const bool intermediate = entry.tags.empty() && entry.child_count > 0;
     if (!intermediate && entry.container_count == 0) {
       ids.push_back(id);
     }
@@ -708,18 +832,38 @@ std::int64_t ImageGraph::layers_bytes() const {
 
 std::vector<std::string> ImageGraph::removal_closure(std::span<const std::string> requested,
                                                      ReclaimOptions options) const {
+  const State& data = readable(m_state);
   std::vector<std::string> ids;
-  for (const Entry* entry : readable(m_state).closure(requested, options)) {
-    ids.push_back(entry->image.id);
+  for (const Entry* entry : data.closure(data.entries(requested), options)) {
+    ids.push_back(entry->id);
   }
   std::sort(ids.begin(), ids.end());
   return ids;
 }
 
+std::vector<bool> ImageGraph::removed_by_delete(std::span<const Image* const> requested,
+                                                ReclaimOptions options) const {
+  const State& data = readable(m_state);
+  std::vector<const Entry*> entries;
+  entries.reserve(requested.size());
+  for (const Image* image : requested) {
+    entries.push_back(&State::entry_of(*image));
+  }
+  CandidateCounts candidates(entries.size(), data.slot_bound);
+  data.closure(entries, options, candidates);
+  std::vector<bool> removed;
+  removed.reserve(entries.size());
+  for (const Entry* entry : entries) {
+    const std::size_t* children_left = candidates.find(*entry);
+    removed.push_back(children_left != nullptr && *children_left == 0);
+  }
+  return removed;
+}
+
 std::int64_t ImageGraph::reclaimable_bytes(std::span<const std::string> requested,
                                            ReclaimOptions options) const {
   const State& data = readable(m_state);
-  return data.freed_by(data.closure(requested, options));
+  return data.freed_by(data.closure(data.entries(requested), options));
 }
 
 std::int64_t ImageGraph::dangling_reclaimable_bytes() const {
@@ -737,12 +881,24 @@ std::int64_t ImageGraph::unique_bytes(std::string_view id) const {
 
 std::vector<std::int64_t> ImageGraph::sequential_reclaim(std::span<const std::string> ordered,
                                                          ReclaimOptions options) const {
-  const State& state = readable(m_state);
-  SequentialDelete deleting(state.layers, options);
+  const State& data = readable(m_state);
+  SequentialDelete deleting(data.layers, data.slot_bound, options);
   std::vector<std::int64_t> freed;
   freed.reserve(ordered.size());
   for (const std::string& id : ordered) {
-    freed.push_back(deleting.remove(state.find(id)));
+    freed.push_back(deleting.remove(data.find(id)));
+  }
+  return freed;
+}
+
+std::vector<std::int64_t> ImageGraph::sequential_reclaim(std::span<const Image* const> ordered,
+                                                         ReclaimOptions options) const {
+  const State& data = readable(m_state);
+  SequentialDelete deleting(data.layers, data.slot_bound, options);
+  std::vector<std::int64_t> freed;
+  freed.reserve(ordered.size());
+  for (const Image* image : ordered) {
+    freed.push_back(deleting.remove(&State::entry_of(*image)));
   }
   return freed;
 }

@@ -102,11 +102,16 @@ public:
   [[nodiscard]] const ContainerRef* find_container(std::string_view container_id) const;
   // All image IDs, sorted.
   [[nodiscard]] std::vector<std::string> image_ids() const;
+  // All images, sorted by ID: image_ids() without copying the IDs.
+  [[nodiscard]] std::vector<const Image*> images() const;
   // All containers, sorted by ID.
   [[nodiscard]] std::vector<ContainerRef> containers() const;
   // Image that owns `reference` ("repo:tag" or "repo@digest"), or nullptr.
   [[nodiscard]] const Image* find_by_reference(std::string_view reference) const;
 
+  // The parent of an image of this graph (from find_image or images()) while the parent is in
+  // the graph, else nullptr: what find_image(image.parent) finds, without looking it up.
+  [[nodiscard]] const Image* parent_of(const Image& image) const;
   // Children present in the graph, sorted.
   [[nodiscard]] std::vector<std::string> children(std::string_view id) const;
   [[nodiscard]] ImageState state(std::string_view id) const;
@@ -136,6 +141,11 @@ public:
   // untagged parent goes with its last child. Sorted.
   [[nodiscard]] std::vector<std::string> removal_closure(std::span<const std::string> requested,
                                                          ReclaimOptions options = {}) const;
+  // For each of `requested` (images of this graph, from find_image or images()), whether
+  // removal_closure of them all holds it: what a planner checking many candidates needs, without
+  // looking up IDs or building and sorting a list of them.
+  [[nodiscard]] std::vector<bool> removed_by_delete(std::span<const Image* const> requested,
+                                                    ReclaimOptions options = {}) const;
   // Bytes freed by deleting `requested`: layers used only by images in the removal closure.
   [[nodiscard]] std::int64_t reclaimable_bytes(std::span<const std::string> requested,
                                                ReclaimOptions options = {}) const;
@@ -147,6 +157,9 @@ public:
   // counting the parents without references it orphans; 0 for a delete the engine would refuse
   // (a container uses the image, or one of its children is still there).
   [[nodiscard]] std::vector<std::int64_t> sequential_reclaim(std::span<const std::string> ordered,
+                                                             ReclaimOptions options = {}) const;
+  // The same for images of this graph (from find_image or images()), without ID lookups.
+  [[nodiscard]] std::vector<std::int64_t> sequential_reclaim(std::span<const Image* const> ordered,
                                                              ReclaimOptions options = {}) const;
   // Bytes that deleting this one image (and the parents it orphans) frees, containers ignored.
   [[nodiscard]] std::int64_t unique_bytes(std::string_view id) const;

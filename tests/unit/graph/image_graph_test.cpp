@@ -238,6 +238,52 @@ TEST(ImageGraph, image_ids_are_sorted) {
   EXPECT_THAT(graph.image_ids(), ElementsAre("sha256:a", "sha256:b", "sha256:c"));
 }
 
+TEST(ImageGraph, images_are_sorted_by_id) {
+  ImageGraph graph;
+  // IDs that share more than the usual prefix, differ only past the first 8 bytes after it, are
+  // prefixes of each other, or have no common prefix at all.
+  const std::vector<std::string> ids = {"sha256:abcdefgh2",
+                                        "sha256:abcdefgh10",
+                                        "sha256:abcdefgh",
+                                        "sha256:abc",
+                                        "sha256:b",
+                                        "sha256:",
+                                        "other",
+                                        "sha256:abcdefgh1",
+                                        "sha256:abcdefgi",
+                                        "a"};
+  for (const std::string& id : ids) {
+    graph.upsert_image(make_image(id, "", {}));
+  }
+  std::vector<std::string> sorted;
+  for (const Image* image : graph.images()) {
+    sorted.push_back(image->id);
+    EXPECT_EQ(image, graph.find_image(image->id));
+  }
+  EXPECT_EQ(sorted, graph.image_ids());
+
+  ImageGraph shared_prefix;
+  for (const char* id : {"sha256:aaaaaaaaaaaa2", "sha256:aaaaaaaaaaaa1", "sha256:aaaaaaaaaaaa"}) {
+    shared_prefix.upsert_image(make_image(id, "", {}));
+  }
+  ASSERT_EQ(shared_prefix.images().size(), 3u);
+  EXPECT_EQ(shared_prefix.images()[0]->id, "sha256:aaaaaaaaaaaa");
+  EXPECT_EQ(shared_prefix.images()[2]->id, "sha256:aaaaaaaaaaaa2");
+  EXPECT_TRUE(ImageGraph().images().empty());
+}
+
+TEST(ImageGraph, parent_of_follows_the_parent_while_it_is_in_the_graph) {
+  ImageGraph graph;
+  graph.upsert_image(make_image("sha256:child", "sha256:parent", {}));
+  const Image* child = graph.find_image("sha256:child");
+  EXPECT_EQ(graph.parent_of(*child), nullptr);
+  graph.upsert_image(make_image("sha256:parent", "", {}));
+  EXPECT_EQ(graph.parent_of(*child), graph.find_image("sha256:parent"));
+  EXPECT_EQ(graph.parent_of(*graph.find_image("sha256:parent")), nullptr);
+  graph.remove_image("sha256:parent");
+  EXPECT_EQ(graph.parent_of(*child), nullptr);
+}
+
 TEST(ImageGraph, images_without_layers_are_allowed) {
   ImageGraph graph;
   graph.upsert_image(make_image("sha256:scratch", "", {}, {"scratch:1"}));

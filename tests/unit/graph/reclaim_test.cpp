@@ -412,6 +412,29 @@ std::string compare_views(const ImageGraph& graph, const Reference& reference) {
   return out.str();
 }
 
+// The queries that take images of the graph (what the planner asks) against their forms by ID.
+std::string compare_image_queries(const ImageGraph& graph, const Ids& ids, ReclaimOptions options) {
+  std::vector<const Image*> images;
+  Ids known;
+  for (const std::string& id : ids) {
+    if (const Image* image = graph.find_image(id); image != nullptr) {
+      images.push_back(image);
+      known.push_back(id);
+    }
+  }
+  const Ids closure = graph.removal_closure(ids, options);
+  const std::vector<bool> removed = graph.removed_by_delete(images, options);
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    if (removed[i] != std::binary_search(closure.begin(), closure.end(), images[i]->id)) {
+      return "removed_by_delete differs for " + images[i]->id;
+    }
+  }
+  if (graph.sequential_reclaim(images, options) != graph.sequential_reclaim(known, options)) {
+    return "sequential_reclaim of images differs from that of their IDs";
+  }
+  return "";
+}
+
 std::string compare_queries(const ImageGraph& graph, const Reference& reference,
                             std::mt19937& random) {
   std::ostringstream out;
@@ -433,6 +456,10 @@ std::string compare_queries(const ImageGraph& graph, const Reference& reference,
       if (graph.reclaimable_bytes(ids, options) != reference.reclaim(requested, respect)) {
         out << "reclaimable_bytes " << graph.reclaimable_bytes(ids, options)
             << " != " << reference.reclaim(requested, respect) << " (respect=" << respect << ")";
+        return out.str();
+      }
+      if (const std::string error = compare_image_queries(graph, ids, options); !error.empty()) {
+        out << error << " (respect=" << respect << ")";
         return out.str();
       }
     }
