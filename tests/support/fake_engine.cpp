@@ -44,15 +44,15 @@ using Socket = asio::local::stream_protocol::socket;
 
 namespace {
 
-constexpr std::size_t k_filler_block = 64 * 1024;
+constexpr std::size_t k_filler_block = std::size_t{64} * 1024;
 
 const std::string& filler_block() {
-  static const std::string block(k_filler_block, 'x');
-  return block;
+  static const std::string k_block(k_filler_block, 'x');
+  return k_block;
 }
 
 std::string rfc3339(std::int64_t seconds) {
-  const std::time_t time = static_cast<std::time_t>(seconds);
+  const auto time = static_cast<std::time_t>(seconds);
   std::tm parts{};
   gmtime_r(&time, &parts);
   std::array<char, 32> text{};
@@ -202,7 +202,8 @@ struct Outgoing {
 };
 
 struct Connection {
-  explicit Connection(Socket socket_) : socket(std::move(socket_)), timer(socket.get_executor()) {}
+  explicit Connection(Socket accepted)
+      : socket(std::move(accepted)), timer(socket.get_executor()) {}
 
   Socket socket;
   asio::steady_timer timer;
@@ -232,8 +233,8 @@ struct StoredEvent {
 } // namespace
 
 struct FakeEngine::Impl {
-  explicit Impl(FakeEngineOptions options_)
-      : options(std::move(options_)), api(options.api_version), acceptor(io),
+  explicit Impl(FakeEngineOptions engine_options)
+      : options(std::move(engine_options)), api(options.api_version), acceptor(io),
         work(asio::make_work_guard(io)) {}
 
   // ---- members (the io_context first: it outlives every socket) ------------------------------
@@ -481,7 +482,7 @@ struct FakeEngine::Impl {
     erase_image(id);
     result.deleted.push_back(id);
     emit("image", "delete", id, {{"name", id}});
-    if (prune && !parent.empty() && images.count(parent) != 0) {
+    if (prune && !parent.empty() && images.contains(parent)) {
       delete_helper(parent, result, prune, true);
     }
     return std::nullopt;
@@ -499,7 +500,7 @@ struct FakeEngine::Impl {
     if (!resolved) {
       return {404, {}, {}, "No such image: " + name};
     }
-    const std::string id = *resolved;
+    const std::string& id = *resolved;
     const std::size_t records = std::max<std::size_t>(images.at(id).tags.size(), 1);
     if (!by_id) {
       const std::string reference = normalize_reference(name);
@@ -594,7 +595,7 @@ struct FakeEngine::Impl {
     if (!resolved) {
       return {404, {}, {}, "No such image: " + name};
     }
-    const std::string id = *resolved;
+    const std::string& id = *resolved;
     auto held = references_of(images.at(id));
     if (!by_id) {
       const std::string reference = normalize_reference(name);
@@ -668,7 +669,7 @@ struct FakeEngine::Impl {
     }
     StoredEvent stored{time, type, event.dump()};
     for (const auto& subscriber : subscribers) {
-      if (subscriber->types.empty() || subscriber->types.count(type) != 0) {
+      if (subscriber->types.empty() || subscriber->types.contains(type)) {
         push(*subscriber, {Outgoing::Kind::chunk, stored.line + "\n"});
       }
     }
@@ -690,7 +691,7 @@ struct FakeEngine::Impl {
     }
   }
 
-  std::string next_event_line() {
+  std::string next_event_line() const {
     const std::int64_t time = std::max(now_nano(), last_event_nano + 1);
     return Json{
         {"Type", "image"},
@@ -1130,7 +1131,7 @@ struct FakeEngine::Impl {
     return nullptr;
   }
 
-  asio::awaitable<bool> wait(Connection& connection, std::chrono::milliseconds delay) {
+  asio::awaitable<bool> wait(Connection& connection, std::chrono::milliseconds delay) const {
     error_code ec;
     connection.timer.expires_after(delay);
     co_await connection.timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -1251,7 +1252,7 @@ struct FakeEngine::Impl {
       if (const auto from = parse_since(since->second)) {
         for (const auto& event : ring) {
           if (event.time_nano >= *from &&
-              (subscriber->types.empty() || subscriber->types.count(event.type) != 0)) {
+              (subscriber->types.empty() || subscriber->types.contains(event.type))) {
             subscriber->queue.push_back({Outgoing::Kind::chunk, event.line + "\n"});
           }
         }
@@ -1377,6 +1378,7 @@ FakeEngine::FakeEngine(FakeEngineOptions options)
   impl.thread = std::thread([&impl] { impl.io.run(); });
 }
 
+// NOLINTNEXTLINE(bugprone-exception-escape): a fake that cannot stop ends the test program.
 FakeEngine::~FakeEngine() {
   Impl& impl = *m_impl;
   impl.call([&impl] {
@@ -1533,10 +1535,10 @@ std::vector<std::string> FakeEngine::add_synthetic_images(std::size_t count, std
       FakeImage image;
       image.id = "sha256:" + random_hex(random);
       image.created = epoch + static_cast<std::int64_t>(i) * 60;
-      const std::size_t target_layers = static_cast<std::size_t>(uniform(5, 15));
+      const auto target_layers = static_cast<std::size_t>(uniform(5, 15));
       if (!parents.empty() && uniform(0, 99) < 40) {
         // A legacy build on top of another image: its parent chain.
-        const std::size_t pick =
+        const auto pick =
             static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(parents.size()) - 1));
         const FakeImage& parent = impl.images.at(parents[pick]);
         image.parent = parent.id;

@@ -116,7 +116,7 @@ class FakeEngine {
 public:
   explicit FakeEngine(FakeEngineOptions options = {});
   // Stops the server and removes the socket and its directory when the fake made it.
-  ~FakeEngine();
+  ~FakeEngine(); // NOLINT(bugprone-exception-escape): see the definition
   FakeEngine(const FakeEngine&) = delete;
   FakeEngine& operator=(const FakeEngine&) = delete;
 

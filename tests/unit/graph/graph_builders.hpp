@@ -10,7 +10,7 @@
 
 namespace imagegc::graph::test_support {
 
-inline constexpr std::int64_t k_mb = 1024 * 1024;
+inline constexpr std::int64_t k_mb = std::int64_t{1024} * 1024;
 
 inline Layer layer(const std::string& name, std::int64_t size) {
   return Layer{"sha256:" + name, size};

@@ -62,6 +62,7 @@ protected:
     graph.upsert_image(make_image("sha256:t2", "sha256:i4b", layers, {"five:latest"}));
   }
 
+public:
   ImageGraph graph;
 };
 
@@ -299,7 +300,7 @@ public:
       m_images.emplace(id, *graph.find_image(id));
     }
     for (const auto& [id, image] : m_images) {
-      if (m_images.count(image.parent) != 0) {
+      if (m_images.contains(image.parent)) {
         m_children[image.parent].insert(id);
       }
     }
@@ -314,14 +315,14 @@ public:
     for (bool changed = true; changed;) {
       changed = false;
       for (const auto& [id, image] : m_images) {
-        if (removed.count(id) != 0 || (respect && m_in_use.count(id) != 0)) {
+        if (removed.contains(id) || (respect && m_in_use.contains(id))) {
           continue;
         }
         const std::set<std::string> kids = children(id);
         const bool all_go = std::all_of(kids.begin(), kids.end(),
-                                        [&](const auto& kid) { return removed.count(kid) != 0; });
+                                        [&](const auto& kid) { return removed.contains(kid); });
         const bool no_refs = image.tags.empty() && image.digests.empty();
-        if (all_go && (requested.count(id) != 0 || (no_refs && !kids.empty()))) {
+        if (all_go && (requested.contains(id) || (no_refs && !kids.empty()))) {
           removed.insert(id);
           changed = true;
         }
@@ -334,7 +335,7 @@ public:
   std::int64_t bytes(const std::set<std::string>& excluded = {}) const {
     std::map<std::vector<std::string>, std::int64_t> chains;
     for (const auto& [id, image] : m_images) {
-      if (excluded.count(id) != 0) {
+      if (excluded.contains(id)) {
         continue;
       }
       std::vector<std::string> chain;
@@ -389,7 +390,7 @@ private:
 };
 
 Ids to_ids(const std::set<std::string>& set) {
-  return Ids(set.begin(), set.end());
+  return {set.begin(), set.end()};
 }
 
 // The first disagreement between the graph's incremental figures and the reference, or "".

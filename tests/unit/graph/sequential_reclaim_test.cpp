@@ -74,10 +74,11 @@ TEST(SequentialReclaim, steps_add_up_to_the_reclaim_of_the_whole_set) {
       ids.push_back(id);
     }
     // Children were added after their parents: deleting newest first is children first.
+    const std::vector<std::string> newest_first(ids.rbegin(), ids.rend());
     std::vector<std::string> order;
-    for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
+    for (const std::string& id : newest_first) {
       if (random() % 2 == 0) {
-        order.push_back(*it);
+        order.push_back(id);
       }
     }
     std::int64_t total = 0;

@@ -107,7 +107,7 @@ TEST(Planner, protections_win_over_every_rule) {
   labelled.labels = {{"keep", "forever"}};
   graph.upsert_image(labelled);
   graph.upsert_image(image("base", k_now - 9 * k_day, {"base/os:12"}, {layer("b", 10)}));
-  graph.upsert_image(image("young", k_now - 10 * 60, {"ci/job:7"}, {layer("y", 10)}));
+  graph.upsert_image(image("young", k_now - std::int64_t{10} * 60, {"ci/job:7"}, {layer("y", 10)}));
   graph.upsert_image(image("used", k_now - 9 * k_day, {"svc:1"}, {layer("u", 10)}));
   graph.upsert_container({"c1", "used", true});
   graph.upsert_image(image("old", k_now - 9 * k_day, {"ci/job:1"}, {layer("o", 10)}));
