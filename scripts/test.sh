@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets everything up and runs every test: installs the packages, builds, starts a private
 # Docker engine and a private Podman service (never the system ones), runs unit and
-# integration tests, runs them again built with sanitizers, fuzzes the parsers briefly, and
-# stops the engines.
+# integration tests, runs them again built with sanitizers, fuzzes the parsers briefly, runs
+# clang-tidy over the sources, and stops the engines.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${IMAGEGC_BUILD_DIR:-$root/build}
@@ -15,10 +15,21 @@ podman_dir=$(mktemp -d /tmp/imagegc-test-podman.XXXXXX)
 cleanup() {
   "$root/scripts/private-engine.sh" stop "$engine_dir" || true
   "$root/scripts/private-podman.sh" stop "$podman_dir" || true
+  if [[ -n ${tidy_pid:-} ]]; then
+    kill -- -"$tidy_pid" 2>/dev/null || true
+  fi
+  rm -f "${tidy_log:-}"
   # The engine's data root holds overlay mounts and root-owned files: remove only once stopped.
   rm -rf "$engine_dir" "$podman_dir" 2>/dev/null || true
 }
 trap cleanup EXIT
+
+# clang-tidy over daemon/ and tests/ (scripts/tidy.sh; any finding fails), on one core beside
+# the tests below: they run one at a time and mostly wait on the engines. In a process group of
+# its own, so that cleanup can stop it; its result is checked at the end.
+tidy_log=$(mktemp /tmp/imagegc-tidy.XXXXXX)
+IMAGEGC_JOBS=1 setsid "$root/scripts/tidy.sh" >"$tidy_log" 2>&1 &
+tidy_pid=$!
 
 export IMAGEGC_TEST_DOCKER_HOST
 IMAGEGC_TEST_DOCKER_HOST=$("$root/scripts/private-engine.sh" start "$engine_dir")
@@ -50,3 +61,11 @@ IMAGEGC_BUILD_DIR=$asan_dir CMAKE_BUILD_TYPE=Debug IMAGEGC_SANITIZE=address,unde
 
 # Short runs of the fuzz targets: a crash or hang fails.
 "$root/scripts/fuzz.sh"
+
+# The clang-tidy run started before the tests.
+if ! wait "$tidy_pid"; then
+  cat "$tidy_log" >&2
+  echo "clang-tidy: findings above (scripts/tidy.sh)" >&2
+  exit 1
+fi
+tidy_pid=
