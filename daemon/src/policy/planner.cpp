@@ -1,8 +1,16 @@
 #include "policy/planner.hpp"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstdint>
+#include <functional>
+#include <iterator>
+#include <limits>
+#include <numeric>
+#include <span>
 #include <unordered_map>
-#include <unordered_set>
+#include <utility>
 
 namespace imagegc::policy {
 
@@ -10,42 +18,56 @@ namespace {
 
 using graph::ImageState;
 
-// "3d4h", "45m", "12s": how long ago, for reasons a person reads.
-std::string human_duration(std::int64_t seconds) {
+// "3d4h", "45m", "12s": how long ago, for reasons a person reads. Appends to `text`: reasons are
+// built for every image of a plan, and this spares a temporary string per duration.
+void append_duration(std::string& text, std::int64_t seconds) {
   if (seconds < 0) {
-    return "in the future";
+    text += "in the future";
+    return;
   }
   struct Unit {
     std::int64_t seconds;
-    const char* suffix;
+    char suffix;
   };
-  static constexpr Unit k_units[] = {{86400, "d"}, {3600, "h"}, {60, "m"}, {1, "s"}};
-  std::string text;
+  static constexpr Unit k_units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
   int parts = 0;
   for (const Unit& unit : k_units) {
     if (seconds >= unit.seconds && parts < 2) {
-      text += std::to_string(seconds / unit.seconds) + unit.suffix;
+      std::array<char, 24> digits{};
+      const auto end =
+          std::to_chars(digits.data(), digits.data() + digits.size(), seconds / unit.seconds).ptr;
+      text.append(digits.data(), end);
+      text += unit.suffix;
       seconds %= unit.seconds;
       ++parts;
     } else if (parts > 0) {
       break;
     }
   }
-  return text.empty() ? "0s" : text;
+  if (parts == 0) {
+    text += "0s";
+  }
 }
 
 std::string quoted(std::string_view text) {
   return "\"" + std::string(text) + "\"";
 }
 
+// An image's position in the planner's list of images, sorted by ID. The planner's facts,
+// children and decisions are flat arrays indexed by it, so that no step looks an image up by its
+// ID string (at 100k images those lookups were most of a plan's time).
+using ImageIndex = std::uint32_t;
+constexpr ImageIndex k_no_image = std::numeric_limits<ImageIndex>::max();
+
 // What the planner knows of one image.
 struct Facts {
   const graph::Image* image = nullptr;
   ImageState state = ImageState::dangling;
   std::size_t containers = 0;
-  std::int64_t age = 0;         // seconds since created (since stored, on the containerd store)
-  const char* aged = "created"; // what `age` counts from, for reasons
-  std::int64_t idle = 0;        // seconds since last used
+  std::int64_t age = 0;           // seconds since created (since stored, on the containerd store)
+  const char* aged = "created";   // what `age` counts from, for reasons
+  std::int64_t idle = 0;          // seconds since last used
+  ImageIndex parent = k_no_image; // while the parent is in the graph
 };
 
 bool state_matches(StateFilter filter, const Facts& facts) {
@@ -67,55 +89,33 @@ bool any_matches(const std::vector<Pattern>& patterns, std::string_view text) {
                      [&](const Pattern& pattern) { return pattern.matches(text); });
 }
 
-// Image IDs are digests: their last 16 characters hash as well as all of them, for less work.
-struct IdHash {
-  std::size_t operator()(std::string_view id) const noexcept {
-    constexpr std::size_t k_hashed = 16;
-    return std::hash<std::string_view>{}(id.size() > k_hashed ? id.substr(id.size() - k_hashed)
-                                                              : id);
+// Image -> the repository it is among the newest of (a view of one of its tags).
+using NewestMap = std::unordered_map<ImageIndex, std::string_view>;
+
+// Whether each repository matches one selector's repository patterns, decided on first use: a
+// host has far fewer repositories than tags, and a rule asks about every image it looks at.
+class RepositoryMatches {
+public:
+  RepositoryMatches(const std::vector<Pattern>& patterns, std::size_t repository_count)
+      : m_patterns(&patterns), m_known(repository_count, k_unknown) {}
+
+  bool matches(std::uint32_t repository, std::string_view name) {
+    std::int8_t& known = m_known[repository];
+    if (known == k_unknown) {
+      known = any_matches(*m_patterns, name) ? 1 : 0;
+    }
+    return known == 1;
   }
+
+private:
+  static constexpr std::int8_t k_unknown = -1;
+  const std::vector<Pattern>* m_patterns;
+  std::vector<std::int8_t> m_known;
 };
 
-// By image ID; the keys view the planner's own list of IDs.
-using FactsMap = std::unordered_map<std::string_view, Facts, IdHash>;
-
-// Image ID (a view of the graph's) -> the repository it is among the newest of.
-using NewestMap = std::unordered_map<std::string_view, std::string, IdHash>;
-
-// For each image, the repository in which it ranks among the newest `count` (by created time),
-// if any. An image with tags in several repositories counts in each.
-NewestMap newest_per_repository(const std::vector<std::string_view>& ids, const FactsMap& facts,
-                                int count) {
-  std::unordered_map<std::string_view, std::vector<const graph::Image*>> by_repository;
-  std::vector<std::string_view> repositories;
-  for (const std::string_view id : ids) {
-    const graph::Image* image = facts.at(id).image;
-    repositories.clear();
-    for (const std::string& tag : image->tags) {
-      repositories.push_back(repository_of(tag));
-    }
-    std::sort(repositories.begin(), repositories.end());
-    repositories.erase(std::unique(repositories.begin(), repositories.end()), repositories.end());
-    for (const std::string_view repository : repositories) {
-      by_repository[repository].push_back(image);
-    }
-  }
-  NewestMap newest;
-  for (auto& [repository, images] : by_repository) {
-    std::sort(images.begin(), images.end(), [](const graph::Image* a, const graph::Image* b) {
-      return a->created != b->created ? a->created > b->created : a->id < b->id;
-    });
-    const auto keep = std::min<std::size_t>(images.size(), static_cast<std::size_t>(count));
-    for (std::size_t i = 0; i < keep; ++i) {
-      newest.try_emplace(images[i]->id, std::string(repository));
-    }
-  }
-  return newest;
-}
-
 struct Candidate {
-  std::string id;
-  std::string rule;
+  ImageIndex image = k_no_image;
+  std::string_view rule; // the name of a rule that outlives the planner
   std::size_t rule_index = 0;
   std::string reason;
   bool pressure = false;
@@ -123,21 +123,37 @@ struct Candidate {
   std::int64_t idle = 0;
 };
 
+// Why an image stays, until the plan lists it with its ID and tags.
+struct Keep {
+  KeepReason why = KeepReason::no_rule;
+  std::string reason;
+};
+
 class Planner {
 public:
   explicit Planner(const PlanInput& input) : m_input(input), m_graph(input.graph) {
-    m_ids = m_graph.image_ids();
-    m_facts.reserve(m_ids.size());
-    for (const std::string& id : m_ids) {
-      const graph::Image* image = m_graph.find_image(id);
-      if (!image->parent.empty()) {
-        // In ID order, as ImageGraph::children lists them.
-        m_children[image->parent].push_back(id);
-      }
-      Facts facts;
+    const std::vector<const graph::Image*> images = m_graph.images();
+    const std::size_t count = images.size();
+    m_facts.resize(count);
+    m_kept.resize(count);
+    // Images by address, to find a parent's index from the graph's pointer to it: a binary
+    // search of a flat array, where a hash map would cost a node per image.
+    std::vector<std::pair<const graph::Image*, ImageIndex>> by_address;
+    by_address.reserve(count);
+    for (std::size_t index = 0; index < count; ++index) {
+      by_address.emplace_back(images[index], static_cast<ImageIndex>(index));
+    }
+    std::sort(by_address.begin(), by_address.end(), by_address_order);
+
+    std::vector<std::uint32_t> child_counts(count, 0);
+    for (std::size_t index = 0; index < count; ++index) {
+      const graph::Image* image = images[index];
+      Facts& facts = m_facts[index];
       facts.image = image;
-      facts.state = m_graph.state(id);
-      facts.containers = m_graph.containers_using(id);
+      if (const graph::Image* parent = m_graph.parent_of(*image); parent != nullptr) {
+        facts.parent = index_in(by_address, parent);
+        ++child_counts[facts.parent];
+      }
       // The age the engine's own prune `until` measures: the config's creation time on the
       // classic store, the image record's local time on the containerd store (graph::Image).
       facts.age = input.now - image->stored_at.value_or(image->created);
@@ -146,18 +162,47 @@ public:
       }
       std::int64_t last_used = std::max(image->created, image->last_tag_time.value_or(0));
       if (input.last_used) {
-        last_used = std::max(last_used, input.last_used(id).value_or(0));
+        last_used = std::max(last_used, input.last_used(image->id).value_or(0));
       }
       facts.idle = input.now - last_used;
-      m_facts.emplace(id, facts);
+      index_tags(*image);
+    }
+    m_tag_start.push_back(static_cast<std::uint32_t>(m_tag_repository.size()));
+    // What ImageGraph::containers_using says, from the containers: a host has far fewer
+    // containers than images, so this looks up a few IDs instead of every image's.
+    for (const graph::ContainerRef& container : m_graph.containers()) {
+      if (const graph::Image* image = m_graph.find_image(container.image_id); image != nullptr) {
+        ++m_facts[index_in(by_address, image)].containers;
+      }
+    }
+
+    // Children by parent, each list in ID order (as ImageGraph::children lists them): a parent's
+    // list starts where the counts of the parents before it end.
+    m_child_start.assign(count + 1, 0);
+    for (std::size_t index = 0; index < count; ++index) {
+      m_child_start[index + 1] = m_child_start[index] + child_counts[index];
+    }
+    m_children.resize(m_child_start[count]);
+    std::vector<std::uint32_t> filled(m_child_start.begin(), m_child_start.end() - 1);
+    for (std::size_t index = 0; index < count; ++index) {
+      if (const ImageIndex parent = m_facts[index].parent; parent != k_no_image) {
+        m_children[filled[parent]++] = static_cast<ImageIndex>(index);
+      }
+    }
+    // The graph's own classification (ImageGraph::state): children count only while present.
+    for (std::size_t index = 0; index < count; ++index) {
+      Facts& facts = m_facts[index];
+      facts.state = !facts.image->tags.empty() ? ImageState::tagged
+                    : child_counts[index] > 0  ? ImageState::intermediate
+                                               : ImageState::dangling;
     }
   }
 
   Plan run() {
-    const std::vector<std::string_view> open = apply_protections();
+    const std::vector<ImageIndex> open = apply_protections();
     std::vector<Candidate> chosen = evaluate_rules(m_input.policy.rules, open, false);
     chosen = removable_only(std::move(chosen));
-    std::vector<std::string> order = children_first(chosen);
+    std::vector<ImageIndex> order = children_first(chosen);
 
     Plan plan;
     std::vector<Candidate> pressure_chosen;
@@ -165,25 +210,109 @@ public:
       plan.pressure = true;
       plan.pressure_goal_bytes = *goal;
       pressure_chosen = choose_for_pressure(chosen, order, *goal);
-      chosen.insert(chosen.end(), pressure_chosen.begin(), pressure_chosen.end());
       const auto pressure_order = children_first(pressure_chosen);
+      chosen.insert(chosen.end(), std::make_move_iterator(pressure_chosen.begin()),
+                    std::make_move_iterator(pressure_chosen.end()));
       order.insert(order.end(), pressure_order.begin(), pressure_order.end());
     }
 
     emit(plan, chosen, order);
-    keep_remaining_intermediates(plan);
-    for (auto& [id, kept] : m_kept) {
-      plan.kept.push_back(std::move(kept));
+    keep_remaining_intermediates();
+    // In image order, which is ID order.
+    for (std::size_t index = 0; index < m_kept.size(); ++index) {
+      if (std::optional<Keep>& kept = m_kept[index]; kept) {
+        const graph::Image& image = *m_facts[index].image;
+        plan.kept.push_back({image.id, image.tags, kept->why, std::move(kept->reason)});
+      }
     }
-    std::sort(plan.kept.begin(), plan.kept.end(),
-              [](const KeptImage& a, const KeptImage& b) { return a.image_id < b.image_id; });
     return plan;
   }
 
 private:
+  // The index of an image of the graph, from a list of (image, index) sorted by address.
+  static ImageIndex
+  index_in(const std::vector<std::pair<const graph::Image*, ImageIndex>>& by_address,
+           const graph::Image* image) {
+    return std::lower_bound(by_address.begin(), by_address.end(),
+                            std::make_pair(image, ImageIndex{0}), by_address_order)
+        ->second;
+  }
+  // std::less orders any pointers, where `<` on unrelated objects is unspecified.
+  static bool by_address_order(const std::pair<const graph::Image*, ImageIndex>& lhs,
+                               const std::pair<const graph::Image*, ImageIndex>& rhs) {
+    return std::less<const graph::Image*>{}(lhs.first, rhs.first);
+  }
+
+  // Records each tag's repository as a number, once, so that rules compare numbers.
+  void index_tags(const graph::Image& image) {
+    m_tag_start.push_back(static_cast<std::uint32_t>(m_tag_repository.size()));
+    for (const std::string& tag : image.tags) {
+      const std::string_view repository = repository_of(tag);
+      const auto [it, inserted] = m_repository_index.try_emplace(
+          repository, static_cast<std::uint32_t>(m_repository_names.size()));
+      if (inserted) {
+        m_repository_names.push_back(repository);
+      }
+      m_tag_repository.push_back(it->second);
+    }
+  }
+
+  // The repositories of an image's tags, as indexes: the n-th is the n-th tag's.
+  std::span<const std::uint32_t> tag_repositories(ImageIndex image) const {
+    return std::span<const std::uint32_t>(m_tag_repository)
+        .subspan(m_tag_start[image], m_tag_start[image + 1] - m_tag_start[image]);
+  }
+
+  std::span<const ImageIndex> children_of(ImageIndex image) const {
+    return std::span<const ImageIndex>(m_children)
+        .subspan(m_child_start[image], m_child_start[image + 1] - m_child_start[image]);
+  }
+
+  std::size_t child_count(ImageIndex image) const {
+    return m_child_start[image + 1] - m_child_start[image];
+  }
+
+  const std::string& id_of(ImageIndex image) const { return m_facts[image].image->id; }
+
+  // For each image, the repository in which it ranks among the newest `count` (by created time),
+  // if any. An image with tags in several repositories counts in each.
+  NewestMap newest_per_repository(const std::vector<ImageIndex>& images, int count) const {
+    // Keyed by name and filled in this order, so that an image among the newest of several
+    // repositories names the same one every run.
+    std::unordered_map<std::string_view, std::vector<ImageIndex>> by_repository;
+    std::vector<std::string_view> repositories;
+    for (const ImageIndex image : images) {
+      repositories.clear();
+      for (const std::uint32_t repository : tag_repositories(image)) {
+        repositories.push_back(m_repository_names[repository]);
+      }
+      std::sort(repositories.begin(), repositories.end());
+      repositories.erase(std::unique(repositories.begin(), repositories.end()), repositories.end());
+      for (const std::string_view repository : repositories) {
+        by_repository[repository].push_back(image);
+      }
+    }
+    NewestMap newest;
+    for (auto& [repository, members] : by_repository) {
+      std::sort(members.begin(), members.end(), [&](ImageIndex a, ImageIndex b) {
+        const std::int64_t created_a = m_facts[a].image->created;
+        const std::int64_t created_b = m_facts[b].image->created;
+        // Image order is ID order.
+        return created_a != created_b ? created_a > created_b : a < b;
+      });
+      const auto keep = std::min<std::size_t>(members.size(), static_cast<std::size_t>(count));
+      for (std::size_t i = 0; i < keep; ++i) {
+        newest.try_emplace(members[i], repository);
+      }
+    }
+    return newest;
+  }
+
   // A selector takes an image only when it takes every one of its tags: deleting some tags of an
   // image frees nothing.
-  bool selects(const Selector& selector, const Facts& facts) {
+  bool selects(const Selector& selector, RepositoryMatches& repository_matches,
+               ImageIndex image) const {
+    const Facts& facts = m_facts[image];
     if (!selector.states.empty() &&
         std::none_of(selector.states.begin(), selector.states.end(),
                      [&](StateFilter filter) { return state_matches(filter, facts); })) {
@@ -197,80 +326,75 @@ private:
     if (selector.repositories.empty() && selector.tags.empty()) {
       return true;
     }
-    if (facts.image->tags.empty()) {
+    const std::vector<std::string>& tags = facts.image->tags;
+    if (tags.empty()) {
       return false;
     }
-    return std::all_of(facts.image->tags.begin(), facts.image->tags.end(), [&](const auto& tag) {
-      return (selector.repositories.empty() ||
-              repository_matches(selector.repositories, repository_of(tag))) &&
-             (selector.tags.empty() || any_matches(selector.tags, tag_of(tag)));
-    });
-  }
-
-  // any_matches for repositories, remembered per pattern list: a host has far fewer repositories
-  // than tags, and every rule asks about the repositories of every image it looks at.
-  bool repository_matches(const std::vector<Pattern>& patterns, std::string_view repository) {
-    auto& known = m_repository_matches[&patterns];
-    const auto [it, inserted] = known.try_emplace(repository, false);
-    if (inserted) {
-      it->second = any_matches(patterns, repository);
+    const std::span<const std::uint32_t> repositories = tag_repositories(image);
+    for (std::size_t i = 0; i < tags.size(); ++i) {
+      const bool repository_taken =
+          selector.repositories.empty() ||
+          repository_matches.matches(repositories[i], m_repository_names[repositories[i]]);
+      if (!repository_taken ||
+          (!selector.tags.empty() && !any_matches(selector.tags, tag_of(tags[i])))) {
+        return false;
+      }
     }
-    return it->second;
+    return true;
   }
 
-  std::size_t child_count(std::string_view id) const {
-    const auto it = m_children.find(id);
-    return it == m_children.end() ? 0 : it->second.size();
-  }
-
-  void keep(std::string_view id, KeepReason why, std::string reason) {
-    m_kept.try_emplace(std::string(id), KeptImage{std::string(id), m_facts.at(id).image->tags, why,
-                                                  std::move(reason)});
+  void keep(ImageIndex image, KeepReason why, std::string reason) {
+    if (!m_kept[image]) {
+      m_kept[image] = Keep{why, std::move(reason)};
+    }
   }
 
   // Protections come first and nothing overrides them. Returns the images still open.
-  std::vector<std::string_view> apply_protections() {
+  std::vector<ImageIndex> apply_protections() {
     const Protections& protect = m_input.policy.protect;
     NewestMap newest;
     if (protect.newest_per_repository) {
-      newest = newest_per_repository({m_ids.begin(), m_ids.end()}, m_facts,
-                                     *protect.newest_per_repository);
+      std::vector<ImageIndex> all(m_facts.size());
+      std::iota(all.begin(), all.end(), ImageIndex{0});
+      newest = newest_per_repository(all, *protect.newest_per_repository);
     }
-    std::vector<std::string_view> open;
-    open.reserve(m_ids.size());
-    for (const std::string& id : m_ids) {
-      const Facts& facts = m_facts.at(id);
+    std::vector<ImageIndex> open;
+    open.reserve(m_facts.size());
+    for (ImageIndex index = 0; index < m_facts.size(); ++index) {
+      const Facts& facts = m_facts[index];
       const graph::Image& image = *facts.image;
       if (facts.containers > 0) {
-        keep(id, KeepReason::in_use,
+        keep(index, KeepReason::in_use,
              "used by " + std::to_string(facts.containers) + " container" +
                  (facts.containers == 1 ? "" : "s"));
         continue;
       }
-      if (const auto reference = protected_reference(image); reference) {
-        keep(id, KeepReason::protected_reference, *reference);
+      if (auto reference = protected_reference(image); reference) {
+        keep(index, KeepReason::protected_reference, std::move(*reference));
         continue;
       }
-      if (const auto label = protected_label(image); label) {
-        keep(id, KeepReason::protected_label, *label);
+      if (auto label = protected_label(image); label) {
+        keep(index, KeepReason::protected_label, std::move(*label));
         continue;
       }
       if (protect.min_age && facts.age < protect.min_age->count()) {
-        keep(id, KeepReason::protected_min_age,
-             std::string(facts.aged) + " " + human_duration(facts.age) +
-                 " ago, younger than protect.min_age " + human_duration(protect.min_age->count()));
+        std::string reason = std::string(facts.aged) + " ";
+        append_duration(reason, facts.age);
+        reason += " ago, younger than protect.min_age ";
+        append_duration(reason, protect.min_age->count());
+        keep(index, KeepReason::protected_min_age, std::move(reason));
         continue;
       }
-      if (const auto it = newest.find(id); it != newest.end()) {
-        keep(id, KeepReason::protected_newest,
+      if (const auto it = newest.find(index); it != newest.end()) {
+        keep(index, KeepReason::protected_newest,
              "among the newest " + std::to_string(*protect.newest_per_repository) + " of " +
-                 it->second + " (protect.newest_per_repository)");
+                 std::string(it->second) + " (protect.newest_per_repository)");
         continue;
       }
       if (facts.state == ImageState::intermediate) {
         continue; // never deleted by itself: decided with its children at the end
       }
-      open.push_back(id);
+      open.push_back(index);
     }
     return open;
   }
@@ -303,19 +427,23 @@ private:
 
   // Each image belongs to the first rule that selects it; the rule's conditions then decide.
   std::vector<Candidate> evaluate_rules(const std::vector<Rule>& rules,
-                                        const std::vector<std::string_view>& ids, bool pressure) {
-    std::vector<std::vector<std::string_view>> selected(rules.size());
-    for (const std::string_view id : ids) {
-      const Facts& facts = m_facts.at(id);
+                                        const std::vector<ImageIndex>& images, bool pressure) {
+    std::vector<RepositoryMatches> repository_matches;
+    repository_matches.reserve(rules.size());
+    for (const Rule& rule : rules) {
+      repository_matches.emplace_back(rule.select.repositories, m_repository_names.size());
+    }
+    std::vector<std::vector<ImageIndex>> selected(rules.size());
+    for (const ImageIndex image : images) {
       bool matched = false;
       for (std::size_t index = 0; index < rules.size() && !matched; ++index) {
-        if (selects(rules[index].select, facts)) {
-          selected[index].push_back(id);
+        if (selects(rules[index].select, repository_matches[index], image)) {
+          selected[index].push_back(image);
           matched = true;
         }
       }
       if (!matched && !pressure) {
-        keep(id, KeepReason::no_rule, "no rule selects it");
+        keep(image, KeepReason::no_rule, "no rule selects it");
       }
     }
 
@@ -324,40 +452,56 @@ private:
       const Rule& rule = rules[index];
       NewestMap newest;
       if (rule.keep_newest) {
-        newest = newest_per_repository(selected[index], m_facts, *rule.keep_newest);
+        newest = newest_per_repository(selected[index], *rule.keep_newest);
       }
       const std::string prefix = "rule " + quoted(rule.name) + ": ";
-      for (const std::string_view id : selected[index]) {
-        const Facts& facts = m_facts.at(id);
-        if (const auto it = newest.find(id); it != newest.end()) {
-          keep(id, KeepReason::keep_newest,
+      for (const ImageIndex image : selected[index]) {
+        const Facts& facts = m_facts[image];
+        if (const auto it = newest.find(image); it != newest.end()) {
+          keep(image, KeepReason::keep_newest,
                prefix + "among the newest " + std::to_string(*rule.keep_newest) + " of " +
-                   it->second);
+                   std::string(it->second));
           continue;
         }
         if (rule.older_than && facts.age < rule.older_than->count()) {
-          keep(id, KeepReason::younger_than,
-               prefix + facts.aged + " " + human_duration(facts.age) + " ago, older_than is " +
-                   human_duration(rule.older_than->count()));
+          std::string reason = prefix + facts.aged + " ";
+          append_duration(reason, facts.age);
+          reason += " ago, older_than is ";
+          append_duration(reason, rule.older_than->count());
+          keep(image, KeepReason::younger_than, std::move(reason));
           continue;
         }
         if (rule.unused_for && facts.idle < rule.unused_for->count()) {
-          keep(id, KeepReason::recently_used,
-               prefix + "last used " + human_duration(facts.idle) + " ago, unused_for is " +
-                   human_duration(rule.unused_for->count()));
+          std::string reason = prefix + "last used ";
+          append_duration(reason, facts.idle);
+          reason += " ago, unused_for is ";
+          append_duration(reason, rule.unused_for->count());
+          keep(image, KeepReason::recently_used, std::move(reason));
           continue;
         }
-        std::string reason = std::string(graph::to_string(facts.state)) + ", " + facts.aged + " " +
-                             human_duration(facts.age) + " ago";
+        std::string reason;
+        reason.reserve(128); // the longest reason, with both conditions, in one allocation
+        reason += graph::to_string(facts.state);
+        reason += ", ";
+        reason += facts.aged;
+        reason += ' ';
+        append_duration(reason, facts.age);
+        reason += " ago";
         if (rule.older_than) {
-          reason += " (older_than " + human_duration(rule.older_than->count()) + ")";
+          reason += " (older_than ";
+          append_duration(reason, rule.older_than->count());
+          reason += ')';
         }
-        reason += ", last used " + human_duration(facts.idle) + " ago";
+        reason += ", last used ";
+        append_duration(reason, facts.idle);
+        reason += " ago";
         if (rule.unused_for) {
-          reason += " (unused_for " + human_duration(rule.unused_for->count()) + ")";
+          reason += " (unused_for ";
+          append_duration(reason, rule.unused_for->count());
+          reason += ')';
         }
-        candidates.push_back({std::string(id), rule.name, index, std::move(reason), pressure,
-                              facts.age, facts.idle});
+        candidates.push_back(
+            {image, rule.name, index, std::move(reason), pressure, facts.age, facts.idle});
       }
     }
     return candidates;
@@ -365,19 +509,21 @@ private:
 
   // Drops what the engine would not delete (children that stay): it would only be untagged.
   std::vector<Candidate> removable_only(std::vector<Candidate> candidates,
-                                        const std::vector<std::string>& also_removed = {}) {
-    std::vector<std::string> requested = also_removed;
+                                        const std::vector<ImageIndex>& also_removed = {}) {
+    std::vector<const graph::Image*> requested = images_of(also_removed);
+    requested.reserve(also_removed.size() + candidates.size());
     for (const Candidate& candidate : candidates) {
-      requested.push_back(candidate.id);
+      requested.push_back(m_facts[candidate.image].image);
     }
-    const auto closure = m_graph.removal_closure(requested);
-    const std::unordered_set<std::string> goes(closure.begin(), closure.end());
+    const std::vector<bool> goes = m_graph.removed_by_delete(requested);
     std::vector<Candidate> removable;
-    for (Candidate& candidate : candidates) {
-      if (goes.contains(candidate.id)) {
+    removable.reserve(candidates.size());
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+      Candidate& candidate = candidates[i];
+      if (goes[also_removed.size() + i]) {
         removable.push_back(std::move(candidate));
       } else {
-        keep(candidate.id, KeepReason::kept_children,
+        keep(candidate.image, KeepReason::kept_children,
              "rule " + quoted(candidate.rule) + " selects it, but child images stay");
       }
     }
@@ -386,14 +532,13 @@ private:
 
   // The deletion order: rule by rule, oldest first, each image after every descendant it has
   // among the deletions (the engine refuses a parent while a child exists).
-  std::vector<std::string> children_first(const std::vector<Candidate>& candidates) const {
+  std::vector<ImageIndex> children_first(const std::vector<Candidate>& candidates) const {
     std::vector<const Candidate*> sorted;
-    std::unordered_set<std::string_view> wanted;
+    std::vector<bool> wanted(m_facts.size(), false);
     sorted.reserve(candidates.size());
-    wanted.reserve(candidates.size());
     for (const Candidate& candidate : candidates) {
       sorted.push_back(&candidate);
-      wanted.insert(candidate.id);
+      wanted[candidate.image] = true;
     }
     std::stable_sort(sorted.begin(), sorted.end(), [&](const Candidate* a, const Candidate* b) {
       if (a->pressure) {
@@ -405,38 +550,44 @@ private:
       }
       return a->age > b->age;
     });
-    std::vector<std::string> order;
+    std::vector<ImageIndex> order;
     order.reserve(candidates.size());
-    std::unordered_set<std::string_view> emitted;
-    emitted.reserve(candidates.size());
+    std::vector<bool> emitted(m_facts.size(), false);
     // Iterative depth-first walk: descendants (through untagged parents too) before the image.
-    std::vector<std::pair<std::string_view, bool>> stack;
+    std::vector<std::pair<ImageIndex, bool>> stack;
     for (const Candidate* candidate : sorted) {
-      stack.assign({{candidate->id, false}});
+      stack.assign({{candidate->image, false}});
       while (!stack.empty()) {
-        const auto [id, expanded] = stack.back();
+        const auto [image, expanded] = stack.back();
         stack.pop_back();
-        if (emitted.contains(id)) {
+        if (emitted[image]) {
           continue;
         }
         if (expanded) {
-          if (wanted.contains(id)) {
-            emitted.insert(id);
-            order.emplace_back(id);
+          if (wanted[image]) {
+            emitted[image] = true;
+            order.push_back(image);
           }
           continue;
         }
-        stack.emplace_back(id, true);
-        if (const auto children = m_children.find(id); children != m_children.end()) {
-          for (const std::string_view child : children->second) {
-            if (!emitted.contains(child)) {
-              stack.emplace_back(child, false);
-            }
+        stack.emplace_back(image, true);
+        for (const ImageIndex child : children_of(image)) {
+          if (!emitted[child]) {
+            stack.emplace_back(child, false);
           }
         }
       }
     }
     return order;
+  }
+
+  std::vector<const graph::Image*> images_of(const std::vector<ImageIndex>& indexes) const {
+    std::vector<const graph::Image*> images;
+    images.reserve(indexes.size());
+    for (const ImageIndex index : indexes) {
+      images.push_back(m_facts[index].image);
+    }
+    return images;
   }
 
   // Bytes that reaching the low watermark needs, when the disk is above the high one.
@@ -468,32 +619,37 @@ private:
   // Under disk pressure: the pressure rules (or every unused image) over what the regular rules
   // left, least recently used first, until the goal is met.
   std::vector<Candidate> choose_for_pressure(const std::vector<Candidate>& regular,
-                                             const std::vector<std::string>& regular_order,
+                                             const std::vector<ImageIndex>& regular_order,
                                              std::int64_t goal) {
-    std::unordered_set<std::string> taken;
+    std::vector<bool> taken(m_facts.size(), false);
     for (const Candidate& candidate : regular) {
-      taken.insert(candidate.id);
+      taken[candidate.image] = true;
     }
-    std::vector<std::string_view> pool;
-    for (const auto& [id, kept] : m_kept) {
+    // In image order, which is ID order.
+    std::vector<ImageIndex> pool;
+    for (ImageIndex index = 0; index < m_kept.size(); ++index) {
+      const std::optional<Keep>& kept = m_kept[index];
+      if (!kept || taken[index]) {
+        continue;
+      }
       const bool overridable =
-          kept.why == KeepReason::no_rule || kept.why == KeepReason::keep_newest ||
-          kept.why == KeepReason::younger_than || kept.why == KeepReason::recently_used ||
-          kept.why == KeepReason::kept_children;
-      if (overridable && !taken.contains(id)) {
-        pool.push_back(m_facts.find(id)->first); // views the planner's own ID list
+          kept->why == KeepReason::no_rule || kept->why == KeepReason::keep_newest ||
+          kept->why == KeepReason::younger_than || kept->why == KeepReason::recently_used ||
+          kept->why == KeepReason::kept_children;
+      if (overridable) {
+        pool.push_back(index);
       }
     }
-    std::sort(pool.begin(), pool.end());
 
-    std::vector<Rule> rules = m_input.policy.pressure.rules;
-    if (rules.empty()) {
+    // Kept by the planner: candidates name their rule by a view of it.
+    m_pressure_rules = m_input.policy.pressure.rules;
+    if (m_pressure_rules.empty()) {
       Rule everything_unused;
       everything_unused.name = "disk-pressure";
       everything_unused.select.states = {StateFilter::unused};
-      rules.push_back(std::move(everything_unused));
+      m_pressure_rules.push_back(std::move(everything_unused));
     }
-    auto candidates = evaluate_rules(rules, pool, true);
+    auto candidates = evaluate_rules(m_pressure_rules, pool, true);
     for (Candidate& candidate : candidates) {
       candidate.pressure = true;
       candidate.reason = "disk pressure, least recently used first: " + candidate.reason;
@@ -502,22 +658,24 @@ private:
     const auto order = children_first(candidates);
 
     // Take the least recently used prefix whose bytes reach the goal.
-    std::vector<std::string> combined = regular_order;
-    combined.insert(combined.end(), order.begin(), order.end());
+    std::vector<const graph::Image*> combined = images_of(regular_order);
+    for (const ImageIndex image : order) {
+      combined.push_back(m_facts[image].image);
+    }
     const auto freed = m_graph.sequential_reclaim(combined);
     std::int64_t reached = 0;
     for (std::size_t i = 0; i < regular_order.size(); ++i) {
       reached += freed[i];
     }
-    std::unordered_set<std::string> needed;
+    std::vector<bool> needed(m_facts.size(), false);
     for (std::size_t i = 0; i < order.size() && reached < goal; ++i) {
       reached += freed[regular_order.size() + i];
-      needed.insert(order[i]);
+      needed[order[i]] = true;
     }
     std::vector<Candidate> chosen;
     for (Candidate& candidate : candidates) {
-      if (needed.contains(candidate.id)) {
-        m_kept.erase(candidate.id);
+      if (needed[candidate.image]) {
+        m_kept[candidate.image].reset();
         chosen.push_back(std::move(candidate));
       }
     }
@@ -525,50 +683,55 @@ private:
   }
 
   // The final list, in order, with bytes, limits and the parents each deletion orphans.
-  void emit(Plan& plan, const std::vector<Candidate>& chosen,
-            const std::vector<std::string>& order) {
-    std::unordered_map<std::string, const Candidate*> by_id;
-    for (const Candidate& candidate : chosen) {
-      by_id.emplace(candidate.id, &candidate);
+  // Takes the reasons out of `chosen`: each goes to one deletion.
+  void emit(Plan& plan, std::vector<Candidate>& chosen, const std::vector<ImageIndex>& order) {
+    std::vector<Candidate*> by_image(m_facts.size(), nullptr);
+    for (Candidate& candidate : chosen) {
+      if (by_image[candidate.image] == nullptr) {
+        by_image[candidate.image] = &candidate;
+      }
     }
-    const auto freed = m_graph.sequential_reclaim(order);
+    const auto freed = m_graph.sequential_reclaim(images_of(order));
     const Limits& limits = m_input.policy.limits;
-    std::unordered_map<std::string, std::size_t> removed_children;
-    std::unordered_set<std::string> removed;
+    std::vector<std::uint32_t> removed_children(m_facts.size(), 0);
+    std::vector<bool> removed(m_facts.size(), false);
+    plan.deletions.reserve(order.size());
     for (std::size_t i = 0; i < order.size(); ++i) {
-      const Candidate& candidate = *by_id.at(order[i]);
+      Candidate& candidate = *by_image[order[i]];
       const bool over_count =
           limits.max_deletions &&
           plan.deletions.size() >= static_cast<std::size_t>(*limits.max_deletions);
       const bool over_bytes = limits.max_bytes && plan.reclaim_bytes + freed[i] > *limits.max_bytes;
       if (plan.limited || over_count || over_bytes) {
         plan.limited = true;
-        m_kept.erase(candidate.id);
-        keep(candidate.id, KeepReason::over_limit,
+        m_kept[candidate.image].reset();
+        keep(candidate.image, KeepReason::over_limit,
              "rule " + quoted(candidate.rule) + " selects it; left for the next run by limits");
         continue;
       }
       PlannedDeletion deletion;
-      deletion.image_id = candidate.id;
-      deletion.tags = m_facts.at(candidate.id).image->tags;
+      deletion.image_id = id_of(candidate.image);
+      deletion.tags = m_facts[candidate.image].image->tags;
       deletion.rule = candidate.rule;
-      deletion.reason = candidate.reason;
+      deletion.reason = std::move(candidate.reason);
       deletion.bytes = freed[i];
       deletion.pressure = candidate.pressure;
       // The engine prunes each parent without references once its last child is gone.
-      removed.insert(candidate.id);
-      for (const graph::Image* image = m_facts.at(candidate.id).image; !image->parent.empty();) {
-        const graph::Image* parent = m_graph.find_image(image->parent);
-        if (parent == nullptr || removed.contains(parent->id)) {
+      removed[candidate.image] = true;
+      for (ImageIndex image = candidate.image; m_facts[image].parent != k_no_image;) {
+        const ImageIndex parent = m_facts[image].parent;
+        if (removed[parent]) {
           break;
         }
-        const auto gone = ++removed_children[parent->id];
-        if (gone < child_count(parent->id) || !parent->tags.empty() || !parent->digests.empty() ||
-            m_graph.in_use(parent->id) || by_id.contains(parent->id)) {
+        const graph::Image& parent_image = *m_facts[parent].image;
+        const auto gone = ++removed_children[parent];
+        if (gone < child_count(parent) || !parent_image.tags.empty() ||
+            !parent_image.digests.empty() || m_facts[parent].containers > 0 ||
+            by_image[parent] != nullptr) {
           break;
         }
-        removed.insert(parent->id);
-        deletion.orphaned_parents.push_back(parent->id);
+        removed[parent] = true;
+        deletion.orphaned_parents.push_back(parent_image.id);
         image = parent;
       }
       plan.reclaim_bytes += deletion.bytes;
@@ -577,12 +740,12 @@ private:
     m_removed = std::move(removed);
   }
 
-  void keep_remaining_intermediates(Plan& /*plan*/) {
-    for (const std::string& id : m_ids) {
-      const Facts& facts = m_facts.at(id);
-      if (facts.state == ImageState::intermediate && !m_removed.contains(id)) {
-        const auto children = child_count(id);
-        keep(id, KeepReason::intermediate,
+  void keep_remaining_intermediates() {
+    for (ImageIndex index = 0; index < m_facts.size(); ++index) {
+      if (m_facts[index].state == ImageState::intermediate &&
+          (m_removed.empty() || !m_removed[index])) {
+        const auto children = child_count(index);
+        keep(index, KeepReason::intermediate,
              "untagged parent of " + std::to_string(children) + " image" +
                  (children == 1 ? "" : "s") + "; goes with its last child");
       }
@@ -591,14 +754,19 @@ private:
 
   const PlanInput& m_input;
   const graph::ImageGraph& m_graph;
-  std::vector<std::string> m_ids;
-  FactsMap m_facts;
-  // Children by parent ID, in ID order; the views point into the graph's images.
-  std::unordered_map<std::string_view, std::vector<std::string_view>> m_children;
-  std::unordered_map<const std::vector<Pattern>*, std::unordered_map<std::string_view, bool>>
-      m_repository_matches;
-  std::unordered_map<std::string, KeptImage> m_kept;
-  std::unordered_set<std::string> m_removed;
+  std::vector<Facts> m_facts; // by image, in ID order
+  // Children by parent: the children of image i are m_children[m_child_start[i], [i + 1]).
+  std::vector<std::uint32_t> m_child_start;
+  std::vector<ImageIndex> m_children;
+  // Every repository a tag names, numbered; the tags of image i have the repositories
+  // m_tag_repository[m_tag_start[i], [i + 1]), in the order of its tags.
+  std::vector<std::string_view> m_repository_names;
+  std::unordered_map<std::string_view, std::uint32_t> m_repository_index;
+  std::vector<std::uint32_t> m_tag_start;
+  std::vector<std::uint32_t> m_tag_repository;
+  std::vector<std::optional<Keep>> m_kept; // by image
+  std::vector<bool> m_removed;             // by image, once emitted
+  std::vector<Rule> m_pressure_rules;
 };
 
 } // namespace
