@@ -288,7 +288,9 @@ struct FakeEngine::Impl {
 
   void changed() {
     image_list_cache.reset();
-    image_body_cache.clear();
+    if (!image_body_cache.empty()) {
+      image_body_cache = {}; // not clear(), which would keep (and wipe) every bucket each time
+    }
     container_count_cache.reset();
   }
 
