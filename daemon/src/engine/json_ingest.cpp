@@ -495,7 +495,7 @@ private:
 };
 
 // Arrays this large are parsed an element at a time (each_root_object).
-constexpr std::size_t k_split_array_bytes = 256 * 1024;
+constexpr std::size_t k_split_array_bytes = std::size_t{256} * 1024;
 
 // Parses a whole body into a DOM. The parser keeps its buffers between calls; there is one
 // per thread because the DOM it returns is valid only until its next parse, and every public

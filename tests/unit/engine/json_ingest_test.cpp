@@ -340,12 +340,12 @@ TEST(ImageList, id_of_wrong_type_is_malformed_naming_the_field) {
   expect_malformed(parse_image_list(R"([{"Id":"sha256:a"},{"Id":42}])"), "[1].Id");
 }
 
-constexpr std::size_t count_none = static_cast<std::size_t>(-1);
+constexpr std::size_t k_count_none = static_cast<std::size_t>(-1);
 
 // A listing of `count` images, each padded with labels to about 600 bytes: from a few
 // hundred images on, a listing is parsed an element at a time. Labels hold the characters that
 // could confuse finding where an element ends: quotes, escapes and brackets in strings.
-std::string large_image_list(std::size_t count, std::size_t bad_index = count_none) {
+std::string large_image_list(std::size_t count, std::size_t bad_index = k_count_none) {
   std::string body = "[\n";
   for (std::size_t i = 0; i < count; ++i) {
     if (i > 0) {
@@ -393,7 +393,7 @@ TEST(ImageList, a_large_body_that_is_not_a_well_formed_array_is_malformed) {
   expect_malformed(parse_image_list(listing + "]"), "invalid JSON");
   expect_malformed(parse_image_list(listing.substr(0, 2) + "," + listing.substr(2)),
                    "invalid JSON");
-  expect_malformed(parse_image_list("{\"a\":\"" + std::string(300000, 'x') + "\"}"),
+  expect_malformed(parse_image_list(R"({"a":")" + std::string(300000, 'x') + R"("})"),
                    "expected an array");
 }
 
