@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <optional>
@@ -15,6 +16,7 @@
 
 #include "graph/string_map.hpp"
 #include "util/expected.hpp"
+#include "util/sha256_digest.hpp"
 
 namespace imagegc::gc {
 namespace {
@@ -125,27 +127,6 @@ template <typename... Args> int execute(sqlite3_stmt* statement, const Args&... 
 constexpr unsigned char k_layers_format = 1;
 constexpr unsigned char k_layer_sha256 = 1;
 constexpr unsigned char k_layer_text = 2;
-constexpr std::string_view k_sha256_prefix = "sha256:";
-constexpr std::string_view k_hex_digits = "0123456789abcdef";
-
-// The value of a lower-case hex digit, or -1. Arithmetic rather than a search of k_hex_digits:
-// a cold start encodes millions of them.
-int hex_value(char digit) {
-  if (digit >= '0' && digit <= '9') {
-    return digit - '0';
-  }
-  if (digit >= 'a' && digit <= 'f') {
-    return digit - 'a' + 10;
-  }
-  return -1;
-}
-
-bool is_sha256_digest(std::string_view text) {
-  return text.size() == k_sha256_prefix.size() + 64 && text.starts_with(k_sha256_prefix) &&
-         std::all_of(text.begin() + static_cast<std::ptrdiff_t>(k_sha256_prefix.size()), text.end(),
-                     [](char digit) { return hex_value(digit) >= 0; });
-}
-
 void append_le(std::string& out, std::uint64_t value, int bytes) {
   for (int i = 0; i < bytes; ++i) {
     out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
@@ -164,13 +145,9 @@ std::string encode_layers(const std::vector<graph::Layer>& layers) {
   std::string out(1, static_cast<char>(k_layers_format));
   out.reserve(1 + layers.size() * 41);
   for (const graph::Layer& layer : layers) {
-    if (is_sha256_digest(layer.diff_id)) {
+    if (const auto digest = util::parse_sha256_digest(layer.diff_id)) {
       out.push_back(static_cast<char>(k_layer_sha256));
-      for (std::size_t i = k_sha256_prefix.size(); i < layer.diff_id.size(); i += 2) {
-        const int high = hex_value(layer.diff_id[i]);
-        const int low = hex_value(layer.diff_id[i + 1]);
-        out.push_back(static_cast<char>((high << 4) | low));
-      }
+      out.append(reinterpret_cast<const char*>(digest->data()), digest->size());
     } else {
       const std::size_t length = std::min<std::size_t>(layer.diff_id.size(), 0xffff);
       out.push_back(static_cast<char>(k_layer_text));
@@ -192,15 +169,11 @@ std::optional<std::vector<graph::Layer>> decode_layers(std::string_view in) {
   while (at < in.size()) {
     graph::Layer layer;
     const auto kind = static_cast<unsigned char>(in[at++]);
-    if (kind == k_layer_sha256 && in.size() - at >= 32) {
-      layer.diff_id.reserve(k_sha256_prefix.size() + 64);
-      layer.diff_id = k_sha256_prefix;
-      for (std::size_t i = 0; i < 32; ++i) {
-        const auto byte = static_cast<unsigned char>(in[at + i]);
-        layer.diff_id.push_back(k_hex_digits[byte >> 4]);
-        layer.diff_id.push_back(k_hex_digits[byte & 0xf]);
-      }
-      at += 32;
+    if (kind == k_layer_sha256 && in.size() - at >= sizeof(util::Sha256Bytes)) {
+      util::Sha256Bytes digest{};
+      std::memcpy(digest.data(), in.data() + at, digest.size());
+      util::append_sha256_digest(layer.diff_id, digest);
+      at += digest.size();
     } else if (kind == k_layer_text && in.size() - at >= 2) {
       const auto length = static_cast<std::size_t>(read_le(in, at, 2));
       at += 2;
