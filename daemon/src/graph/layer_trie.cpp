@@ -12,12 +12,12 @@ constexpr std::string_view k_sha256_prefix = "sha256:";
 
 // Each character's value as a lower-case hex digit, -1 for any other character: a table, since
 // every layer of every image added to the graph goes through here 64 characters at a time.
-constexpr std::array<std::int8_t, 256> k_hex_values = [] {
-  std::array<std::int8_t, 256> values{};
+constexpr std::array<int, 256> k_hex_values = [] {
+  std::array<int, 256> values{};
   values.fill(-1);
   constexpr std::string_view k_digits = "0123456789abcdef";
   for (std::size_t digit = 0; digit < k_digits.size(); ++digit) {
-    values[static_cast<unsigned char>(k_digits[digit])] = static_cast<std::int8_t>(digit);
+    values[static_cast<unsigned char>(k_digits[digit])] = static_cast<int>(digit);
   }
   return values;
 }();

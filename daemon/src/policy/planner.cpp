@@ -34,7 +34,7 @@ void append_duration(std::string& text, std::int64_t seconds) {
   for (const Unit& unit : k_units) {
     if (seconds >= unit.seconds && parts < 2) {
       std::array<char, 24> digits{};
-      const auto end =
+      char* const end =
           std::to_chars(digits.data(), digits.data() + digits.size(), seconds / unit.seconds).ptr;
       text.append(digits.data(), end);
       text += unit.suffix;

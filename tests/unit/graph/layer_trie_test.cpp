@@ -77,6 +77,7 @@ TEST(LayerTrie, diff_ids_that_are_not_lower_case_sha256_are_kept_apart) {
       {{"sha256:" + hex.substr(1) + "0", 8}},
   };
   std::vector<LayerTrie::Path> paths;
+  paths.reserve(chains.size());
   for (const auto& chain : chains) {
     paths.push_back(trie.acquire(chain, k_kept));
   }
