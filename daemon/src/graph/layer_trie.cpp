@@ -4,44 +4,16 @@
 #include <cstring>
 #include <functional>
 
+#include "util/sha256_digest.hpp"
+
 namespace imagegc::graph {
-
-namespace {
-
-constexpr std::string_view k_sha256_prefix = "sha256:";
-
-// Each character's value as a lower-case hex digit, -1 for any other character: a table, since
-// every layer of every image added to the graph goes through here 64 characters at a time.
-constexpr std::array<int, 256> k_hex_values = [] {
-  std::array<int, 256> values{};
-  values.fill(-1);
-  constexpr std::string_view k_digits = "0123456789abcdef";
-  for (std::size_t digit = 0; digit < k_digits.size(); ++digit) {
-    values[static_cast<unsigned char>(k_digits[digit])] = static_cast<int>(digit);
-  }
-  return values;
-}();
-
-} // namespace
 
 LayerTrie::ChainKey LayerTrie::make_key(NodeId parent, std::string_view diff_id) {
   ChainKey key;
   key.parent = parent;
-  if (diff_id.size() == k_sha256_prefix.size() + 2 * key.digest.size() &&
-      diff_id.starts_with(k_sha256_prefix)) {
-    const std::string_view hex = diff_id.substr(k_sha256_prefix.size());
-    // Any character that is not a digit makes `invalid` negative; checked once at the end.
-    int invalid = 0;
-    for (std::size_t i = 0; i < key.digest.size(); ++i) {
-      const int high = k_hex_values[static_cast<unsigned char>(hex[2 * i])];
-      const int low = k_hex_values[static_cast<unsigned char>(hex[2 * i + 1])];
-      invalid |= high | low;
-      key.digest[i] = static_cast<std::uint8_t>(((high & 0xf) << 4) | (low & 0xf));
-    }
-    if (invalid >= 0) {
-      return key;
-    }
-    key.digest = {};
+  if (const auto digest = util::parse_sha256_digest(diff_id)) {
+    key.digest = *digest;
+    return key;
   }
   key.other = diff_id;
   return key;

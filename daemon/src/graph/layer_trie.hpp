@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "graph/image_graph.hpp"
+#include "util/sha256_digest.hpp"
 
 namespace imagegc::graph {
 
@@ -67,7 +68,7 @@ private:
   // kept as it is.
   struct ChainKey {
     NodeId parent = k_root;
-    std::array<std::uint8_t, 32> digest{};
+    util::Sha256Bytes digest{};
     std::string other; // empty for a digest
 
     bool operator==(const ChainKey&) const = default;
