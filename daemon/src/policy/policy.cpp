@@ -97,6 +97,11 @@ std::optional<Pattern> Pattern::regex(std::string_view text, std::string& error)
   if (!pattern.m_compiled) {
     return std::nullopt;
   }
+  // Every text the regex fully matches sorts between these two (RE2's promise; false when it
+  // cannot say, as for a leading ".*"): a cheap first test, like a glob's literal text.
+  constexpr int k_range_length = 16;
+  pattern.m_has_range = pattern.m_compiled->PossibleMatchRange(
+      &pattern.m_range_min, &pattern.m_range_max, k_range_length);
   return pattern;
 }
 
@@ -105,6 +110,9 @@ bool Pattern::matches(std::string_view text) const {
   // alone, for far less than a run of the regex.
   if (!text.starts_with(m_prefix) || !text.ends_with(m_suffix) ||
       (!m_needle.empty() && text.find(m_needle) == std::string_view::npos)) {
+    return false;
+  }
+  if (m_has_range && (text < m_range_min || text > m_range_max)) {
     return false;
   }
   // FullMatch anchors at both ends: "app" never matches "myapp-old".

@@ -52,6 +52,10 @@ private:
   std::string m_prefix;
   std::string m_suffix;
   std::string m_needle;
+  // Regexes only, when RE2 can say: every match sorts between these (Pattern::regex).
+  bool m_has_range = false;
+  std::string m_range_min;
+  std::string m_range_max;
 };
 
 // `key` (present), `key=value`, `key!=value` (absent or different).

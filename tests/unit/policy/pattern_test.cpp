@@ -1,4 +1,9 @@
+#include <random>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
+#include <re2/re2.h>
 
 #include "policy/policy.hpp"
 
@@ -102,6 +107,59 @@ TEST(Regex, is_always_anchored) {
   EXPECT_TRUE(regex("a|b").matches("b"));
   EXPECT_TRUE(regex("v?[0-9]+\\.[0-9]+").matches("v1.20"));
   EXPECT_FALSE(regex("v?[0-9]+\\.[0-9]+").matches("v1.20-rc1"));
+}
+
+// Pattern turns texts away by the range of strings RE2 says a regex can match before running
+// it: over many texts, that must never change an answer.
+TEST(Regex, matches_exactly_what_re2_full_match_does) {
+  const std::vector<std::string> regexes = {"app",
+                                            "app:v[0-9]+",
+                                            "(?i)App:.*",
+                                            "registry\\.local/.*|mirror/.*",
+                                            ".*:latest",
+                                            "[a-c]+/x:\\d",
+                                            "team/(web|api):v1",
+                                            "\\x{00e9}t\\x{00e9}:.*",
+                                            "a{0,3}b",
+                                            "",
+                                            "zz+:.*"};
+  std::mt19937 random(7);
+  const std::string alphabet = "abcxzAPp:/.-v0123456789lt\xc3\xa9";
+  std::vector<std::string> texts = {"app",
+                                    "app:v12",
+                                    "APP:anything",
+                                    "App:",
+                                    "mirror/x",
+                                    "registry.local/a",
+                                    "x:latest",
+                                    "abc/x:3",
+                                    "team/api:v1",
+                                    "\xc3\xa9t\xc3\xa9:1",
+                                    "b",
+                                    "aaab",
+                                    "zzz:1",
+                                    ""};
+  for (int i = 0; i < 3000; ++i) {
+    std::string text;
+    const int length = static_cast<int>(random() % 14);
+    for (int j = 0; j < length; ++j) {
+      text += alphabet[random() % alphabet.size()];
+    }
+    texts.push_back(text);
+  }
+  for (const std::string& text_of_regex : regexes) {
+    if (text_of_regex.empty()) {
+      continue;
+    }
+    const Pattern pattern = regex(text_of_regex);
+    re2::RE2::Options options;
+    options.set_log_errors(false);
+    const re2::RE2 reference(text_of_regex, options);
+    for (const std::string& text : texts) {
+      EXPECT_EQ(pattern.matches(text), re2::RE2::FullMatch(text, reference))
+          << text_of_regex << " on " << text;
+    }
+  }
 }
 
 TEST(Regex, reports_compile_errors) {
