@@ -232,9 +232,16 @@ private:
     // A plan of a large host is a large allocation that passes: return the heap it took, at most
     // once a minute (the walk over the heap is not free either).
     if (SteadyClock::now() - m_last_heap_release >= std::chrono::minutes(1)) {
-      m_last_heap_release = SteadyClock::now();
-      ::malloc_trim(0);
+      release_heap();
     }
+  }
+
+  // Returns the free heap at the top and in the middle of the arena to the system: glibc keeps
+  // what a large, passing allocation (a re-list, a plan, a pass) freed as the daemon's resident
+  // size otherwise. Posted, so that it runs after the caller's own memory is freed.
+  void release_heap() {
+    m_last_heap_release = SteadyClock::now();
+    asio::post(m_io, [] { ::malloc_trim(0); });
   }
 
   void refresh_metrics() {
@@ -303,10 +310,8 @@ private:
     spdlog::info("{}", summary);
     m_notify.status("engine " + m_tracker.api_version().to_string() + ": " + summary);
     m_notify.ready();
-    // A re-list holds the engine's answers, the previous graph and the lists above all at once;
-    // once they are gone, the heap they took goes back to the system instead of lingering as the
-    // daemon's resident size. Posted, so that it runs after this call's own memory is freed.
-    asio::post(m_io, [] { ::malloc_trim(0); });
+    // A re-list holds the engine's answers, the previous graph and the lists above all at once.
+    release_heap();
   }
 
   // Writes the layer chains of images new to the state file, a slice per turn of the loop: they
@@ -333,6 +338,7 @@ private:
       m_layers_to_record.clear();
       m_layers_to_record.shrink_to_fit();
       m_layers_recording = false;
+      release_heap();
       return;
     }
     asio::post(m_io, [this] { record_some_layers(); });
@@ -508,6 +514,7 @@ private:
                  report.execution.stopped_early ? " (stopped: " + report.execution.stop_reason + ")"
                                                 : std::string{},
                  seconds);
+    release_heap(); // the plan and the report, once this frame is gone
   }
 
   asio::io_context& m_io;
