@@ -80,6 +80,11 @@ struct HttpConnection::Impl {
   asio::awaitable<Result<HttpResponse>> attempt(http::verb method, const std::string& target,
                                                 const std::string& body, bool& reused) {
     reused = connected;
+    // Refused before any connection is opened for it.
+    if (!valid_target(target)) {
+      co_return util::unexpected(
+          Error{ErrorKind::malformed, 0, "request target with a space or control character"});
+    }
     if (!connected) {
       stream.expires_after(limits.timeout);
       if (auto result = co_await detail::connect(stream, endpoint); !result) {
@@ -90,10 +95,6 @@ struct HttpConnection::Impl {
       ++connections_opened;
     }
 
-    if (!valid_target(target)) {
-      co_return util::unexpected(
-          Error{ErrorKind::malformed, 0, "request target with a space or control character"});
-    }
     const std::string request = request_text(method, target, body, host);
     error_code ec;
     stream.expires_after(limits.timeout);
