@@ -73,6 +73,17 @@ inline RequestFault status_fault(std::string method, std::string path_contains, 
   return fault;
 }
 
+// `times` matching requests answered only after `stall` (a slow engine).
+inline RequestFault stall_fault(std::string method, std::string path_contains,
+                                std::chrono::milliseconds stall, int times) {
+  RequestFault fault;
+  fault.method = std::move(method);
+  fault.path_contains = std::move(path_contains);
+  fault.stall = stall;
+  fault.times = times;
+  return fault;
+}
+
 struct FaultPlan {
   std::vector<RequestFault> requests; // the first that matches applies
 };

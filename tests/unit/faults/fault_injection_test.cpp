@@ -302,12 +302,7 @@ TEST_F(TrackerFaults, an_oversized_body_fails_the_re_list_without_reading_it) {
 TEST_F(TrackerFaults, a_stalled_answer_delays_but_does_not_break_the_tracker) {
   const auto before = m_tracker->stats();
   FaultPlan plan;
-  RequestFault stall;
-  stall.method = "GET";
-  stall.path_contains = "/images/json";
-  stall.stall = 2s;
-  stall.times = 1;
-  plan.requests.push_back(stall);
+  plan.requests.push_back(stall_fault("GET", "/images/json", 2s, 1));
   m_fake.set_faults(plan);
   m_fake.close_event_streams();
   EXPECT_TRUE(m_tracker->wait_for([](const sync::GraphTracker& t) { return !t.ready(); }, 5s));
@@ -464,12 +459,7 @@ TEST_F(TrackerFaults, a_backlog_past_the_queue_bound_is_dropped_for_a_re_list) {
   const auto before = m_tracker->stats();
   // The engine answers the re-reads slowly while the stream brings 200 events.
   FaultPlan plan;
-  RequestFault slow;
-  slow.method = "GET";
-  slow.path_contains = "/images/";
-  slow.stall = 300ms;
-  slow.times = 3;
-  plan.requests.push_back(slow);
+  plan.requests.push_back(stall_fault("GET", "/images/", 300ms, 3));
   m_fake.set_faults(plan);
   for (int i = 0; i < 200; ++i) {
     m_fake.tag(m_ids[static_cast<std::size_t>(i) % m_ids.size()],
