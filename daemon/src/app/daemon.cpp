@@ -335,7 +335,6 @@ private:
     m_layers_to_record.resize(m_layers_to_record.size() - count);
     m_state->record_layers(images);
     if (m_layers_to_record.empty()) {
-      m_layers_to_record.clear();
       m_layers_to_record.shrink_to_fit();
       m_layers_recording = false;
       release_heap();
