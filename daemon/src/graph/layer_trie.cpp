@@ -93,6 +93,20 @@ void LayerTrie::set_removed(std::span<const NodeId> path, std::size_t view, bool
   }
 }
 
+LayerTrie::Path LayerTrie::find_prefix(std::span<const Layer> layers) const {
+  Path path;
+  NodeId parent = k_root;
+  for (const Layer& layer : layers) {
+    const auto it = m_index.find(make_key(parent, layer.diff_id));
+    if (it == m_index.end()) {
+      break;
+    }
+    path.push_back(it->second);
+    parent = it->second;
+  }
+  return path;
+}
+
 void LayerTrie::clear() {
   *this = LayerTrie{};
 }

@@ -41,6 +41,9 @@ public:
   // Records that the user holding `path` is now removed (or kept) by `view`.
   void set_removed(std::span<const NodeId> path, std::size_t view, bool removed);
 
+  // The nodes of the longest prefix of `layers` that some user holds, base first.
+  [[nodiscard]] Path find_prefix(std::span<const Layer> layers) const;
+
   // Bytes of every node with at least one user.
   [[nodiscard]] std::int64_t bytes() const { return m_bytes; }
   // Bytes of the nodes whose every user `view` removes.

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <exception>
+#include <functional>
+#include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -11,6 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "engine/json_ingest.hpp"
+#include "sync/chain_sizes.hpp"
 #include "sync/image_reader.hpp"
 
 namespace imagegc::sync {
@@ -69,38 +73,33 @@ std::vector<engine::ImageSummary> one_per_image(std::vector<engine::ImageSummary
   return merged;
 }
 
-// A host with many images to read has two requests to make per image, and the engine answers
+// A host with many images to read has a request or two to make per image, and the engine answers
 // one request per connection at a time: beyond this many images, a few connections read at once.
 constexpr std::size_t k_images_per_connection = 64;
 constexpr std::size_t k_max_connections = 4;
 
-// Reads `listed[to_read[i]]` into `images[to_read[i]]` (left empty when the engine no longer has
-// the image). Stops at the first error.
-asio::awaitable<engine::Result<void>>
-read_images(engine::EngineClient& client, const graph::ImageGraph& known,
-            const std::vector<engine::ImageSummary>& listed,
-            const std::vector<std::size_t>& to_read,
-            std::vector<std::optional<graph::Image>>& images) {
+using ReadOne = std::function<asio::awaitable<engine::Result<void>>(engine::EngineClient& reader,
+                                                                    std::size_t item)>;
+
+// Runs `read_one` for every item in [0, count), on `client` and, for many items, on a few more
+// connections negotiated like it. Stops at the first error.
+asio::awaitable<engine::Result<void>> read_on_connections(engine::EngineClient& client,
+                                                          std::size_t count, ReadOne read_one) {
   std::size_t next = 0;
   std::optional<engine::Error> failed;
   const auto read_some = [&](engine::EngineClient& reader) -> asio::awaitable<void> {
-    while (!failed && next < to_read.size()) {
-      const std::size_t index = to_read[next++];
-      auto image = co_await read_image(reader, listed[index].id, known);
-      if (!image) {
-        failed = std::move(image).error();
-        break;
+    while (!failed && next < count) {
+      if (auto read = co_await read_one(reader, next++); !read) {
+        failed = std::move(read).error();
       }
-      images[index] = std::move(*image);
     }
   };
 
   const std::size_t connections =
-      std::clamp<std::size_t>(to_read.size() / k_images_per_connection, 1, k_max_connections);
+      std::clamp<std::size_t>(count / k_images_per_connection, 1, k_max_connections);
   if (connections == 1) {
     co_await read_some(client);
   } else {
-    // The others on connections of their own, negotiated like `client`; `client` reads too.
     const auto executor = co_await asio::this_coro::executor;
     asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
     std::size_t running = connections - 1;
@@ -140,6 +139,104 @@ read_images(engine::EngineClient& client, const graph::ImageGraph& known,
   }
   if (failed) {
     co_return util::unexpected(std::move(*failed));
+  }
+  co_return engine::Result<void>{};
+}
+
+// Gives what layer sizes the known chains settle to the `inspected` images that lack them
+// (ChainSizes), shortest chains first, so that a parent's chain is known before its children's.
+// `sized` are the images already read, whose chains may be the others' bases.
+void settle_from_chains(std::vector<std::optional<InspectedImage>>& inspected,
+                        const std::vector<std::optional<graph::Image>>& sized) {
+  std::vector<InspectedImage*> unsized;
+  std::unordered_set<std::string_view> bases;
+  for (std::optional<InspectedImage>& image : inspected) {
+    if (image && !image->sized) {
+      unsized.push_back(&*image);
+      if (!image->image.layers.empty()) {
+        bases.insert(image->image.layers.front().diff_id);
+      }
+    }
+  }
+  if (unsized.empty()) {
+    return;
+  }
+  ChainSizes chains;
+  const auto add_if_shares_a_base = [&](const graph::Image& image) {
+    if (!image.layers.empty() && bases.contains(image.layers.front().diff_id)) {
+      chains.add(image.layers);
+    }
+  };
+  for (const std::optional<graph::Image>& image : sized) {
+    if (image) {
+      add_if_shares_a_base(*image);
+    }
+  }
+  for (const std::optional<InspectedImage>& image : inspected) {
+    if (image && image->sized) {
+      add_if_shares_a_base(image->image);
+    }
+  }
+  std::stable_sort(unsized.begin(), unsized.end(),
+                   [](const InspectedImage* left, const InspectedImage* right) {
+                     return left->image.layers.size() < right->image.layers.size();
+                   });
+  for (InspectedImage* image : unsized) {
+    image->sized = chains.settle(image->image.layers, image->size);
+  }
+}
+
+// Reads `listed[to_read[i]]` into `images[to_read[i]]` (left empty when the engine no longer has
+// the image): inspects them all, then reads the history of those whose layer sizes the chains
+// known by then do not settle. Stops at the first error.
+asio::awaitable<engine::Result<void>>
+read_images(engine::EngineClient& client, const graph::ImageGraph& known,
+            const std::vector<engine::ImageSummary>& listed,
+            const std::vector<std::size_t>& to_read,
+            std::vector<std::optional<graph::Image>>& images) {
+  std::vector<std::optional<InspectedImage>> inspected(to_read.size());
+  auto inspect_one = [&](engine::EngineClient& reader,
+                         std::size_t item) -> asio::awaitable<engine::Result<void>> {
+    auto image = co_await inspect_image(reader, listed[to_read[item]].id, known);
+    if (!image) {
+      co_return util::unexpected(std::move(image).error());
+    }
+    inspected[item] = std::move(*image);
+    co_return engine::Result<void>{};
+  };
+  if (auto read = co_await read_on_connections(client, to_read.size(), inspect_one); !read) {
+    co_return read;
+  }
+
+  if (client.image_store() == engine::ImageStore::graphdriver && !client.is_podman()) {
+    settle_from_chains(inspected, images);
+  }
+  std::vector<std::size_t> need_history;
+  for (std::size_t item = 0; item < inspected.size(); ++item) {
+    if (inspected[item] && !inspected[item]->sized) {
+      need_history.push_back(item);
+    }
+  }
+  auto read_history = [&](engine::EngineClient& reader,
+                          std::size_t nth) -> asio::awaitable<engine::Result<void>> {
+    std::optional<InspectedImage>& image = inspected[need_history[nth]];
+    auto present = co_await read_layer_sizes(reader, *image);
+    if (!present) {
+      co_return util::unexpected(std::move(present).error());
+    }
+    if (!*present) {
+      image.reset();
+    }
+    co_return engine::Result<void>{};
+  };
+  if (auto read = co_await read_on_connections(client, need_history.size(), read_history); !read) {
+    co_return read;
+  }
+
+  for (std::size_t item = 0; item < inspected.size(); ++item) {
+    if (inspected[item]) {
+      images[to_read[item]] = std::move(inspected[item]->image);
+    }
   }
   co_return engine::Result<void>{};
 }

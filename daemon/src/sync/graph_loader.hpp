@@ -21,7 +21,8 @@ using RememberedLayers =
 // engine call. An image `known` lacks but whose chain `remembered` has is built from its listing
 // and that chain, also without a call, when the chain's sizes agree with the listed size (an
 // image ID's layers never change; a chain that does not add up is read again). The others are
-// inspected, and their history read.
+// inspected, and the history read of those whose layer sizes the chains known by then and the
+// image's Size do not settle (ChainSizes).
 boost::asio::awaitable<engine::Result<graph::ImageGraph>>
 load_graph(engine::EngineClient& client, const graph::ImageGraph& known,
            RememberedLayers remembered = {});

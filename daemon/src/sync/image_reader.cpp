@@ -44,28 +44,42 @@ graph::Image to_graph_image(const engine::ImageDetails& details, std::vector<gra
   return image;
 }
 
-asio::awaitable<engine::Result<std::optional<graph::Image>>>
-read_image(engine::EngineClient& client, std::string name, const graph::ImageGraph& known) {
+asio::awaitable<engine::Result<std::optional<InspectedImage>>>
+inspect_image(engine::EngineClient& client, std::string name, const graph::ImageGraph& known) {
   auto details = co_await client.inspect_image(std::move(name));
   if (!details) {
     co_return util::unexpected(std::move(details).error());
   }
   if (!details->has_value()) {
-    co_return std::optional<graph::Image>{};
+    co_return std::optional<InspectedImage>{};
   }
-  const engine::ImageDetails& image = **details;
+  engine::ImageDetails& image = **details;
 
+  InspectedImage inspected;
+  inspected.size = image.size;
   if (const graph::Image* previous = known.find_image(image.id)) {
-    co_return std::optional<graph::Image>{
-        to_graph_image(image, previous->layers, client.image_store())};
+    inspected.image = to_graph_image(image, previous->layers, client.image_store());
+    inspected.sized = true;
+    co_return inspected;
   }
+  std::vector<graph::Layer> layers;
+  layers.reserve(image.diff_ids.size());
+  for (std::string& diff_id : image.diff_ids) {
+    layers.push_back({std::move(diff_id), 0});
+  }
+  inspected.image = to_graph_image(image, std::move(layers), client.image_store());
+  co_return inspected;
+}
 
+asio::awaitable<engine::Result<bool>> read_layer_sizes(engine::EngineClient& client,
+                                                       InspectedImage& inspected) {
+  graph::Image& image = inspected.image;
   auto history = co_await client.image_history(image.id);
   if (!history) {
     co_return util::unexpected(std::move(history).error());
   }
   if (!history->has_value()) {
-    co_return std::optional<graph::Image>{}; // deleted between the two calls
+    co_return false; // deleted since it was inspected
   }
   // On the containerd store the diff IDs are the host platform's (inspect's RootFS), and each
   // history step's Size is the unpacked snapshot of its layer chain (moby
@@ -77,20 +91,43 @@ read_image(engine::EngineClient& client, std::string name, const graph::ImageGra
   } else if (client.is_podman()) {
     meaning = engine::ImageSizeMeaning::layers_and_metadata;
   }
-  const auto sizes =
-      engine::layer_sizes_from_history(image.diff_ids, **history, image.size, meaning);
+  std::vector<std::string> diff_ids;
+  diff_ids.reserve(image.layers.size());
+  for (const graph::Layer& layer : image.layers) {
+    diff_ids.push_back(layer.diff_id);
+  }
+  const auto sizes = engine::layer_sizes_from_history(diff_ids, **history, inspected.size, meaning);
   if (!sizes.consistent) {
     spdlog::warn("image {}: layer sizes from its history do not add up to its size {}; "
                  "reclaimable figures for it may be off",
-                 image.id, image.size);
+                 image.id, inspected.size);
   }
-  std::vector<graph::Layer> layers;
-  layers.reserve(image.diff_ids.size());
-  for (std::size_t i = 0; i < image.diff_ids.size(); ++i) {
-    layers.push_back({image.diff_ids[i], i < sizes.sizes.size() ? sizes.sizes[i] : 0});
+  for (std::size_t i = 0; i < image.layers.size(); ++i) {
+    image.layers[i].size = i < sizes.sizes.size() ? sizes.sizes[i] : 0;
   }
-  co_return std::optional<graph::Image>{
-      to_graph_image(image, std::move(layers), client.image_store())};
+  inspected.sized = true;
+  co_return true;
+}
+
+asio::awaitable<engine::Result<std::optional<graph::Image>>>
+read_image(engine::EngineClient& client, std::string name, const graph::ImageGraph& known) {
+  auto inspected = co_await inspect_image(client, std::move(name), known);
+  if (!inspected) {
+    co_return util::unexpected(std::move(inspected).error());
+  }
+  if (!inspected->has_value()) {
+    co_return std::optional<graph::Image>{};
+  }
+  if (!(*inspected)->sized) {
+    auto read = co_await read_layer_sizes(client, **inspected);
+    if (!read) {
+      co_return util::unexpected(std::move(read).error());
+    }
+    if (!*read) {
+      co_return std::optional<graph::Image>{};
+    }
+  }
+  co_return std::optional<graph::Image>{std::move((*inspected)->image)};
 }
 
 } // namespace imagegc::sync
