@@ -4,6 +4,7 @@
 #include <array>
 #include <iterator>
 #include <numeric>
+#include <ranges>
 #include <string_view>
 
 namespace imagegc::engine {
@@ -109,8 +110,8 @@ std::vector<bool> choose_layer_entries(const std::vector<Likelihood>& likelihood
 LayerSizes layer_sizes_from_history(const std::vector<std::string>& diff_ids,
                                     const std::vector<HistoryEntry>& history_newest_first,
                                     std::int64_t total_size, ImageSizeMeaning meaning) {
-  const std::vector<HistoryEntry> history(history_newest_first.rbegin(),
-                                          history_newest_first.rend());
+  // Oldest first, without copying the entries.
+  const auto history = std::views::reverse(history_newest_first);
   LayerSizes result;
   result.sizes.assign(diff_ids.size(), 0);
 

@@ -21,13 +21,13 @@ std::vector<std::string> sorted_unique(std::vector<std::string> values) {
 
 } // namespace
 
-graph::Image to_graph_image(const engine::ImageDetails& details, std::vector<graph::Layer> layers,
+graph::Image to_graph_image(engine::ImageDetails details, std::vector<graph::Layer> layers,
                             engine::ImageStore store) {
   graph::Image image;
-  image.id = details.id;
-  image.parent = details.parent;
-  image.tags = sorted_unique(details.repo_tags);
-  image.digests = sorted_unique(details.repo_digests);
+  image.id = std::move(details.id);
+  image.parent = std::move(details.parent);
+  image.tags = sorted_unique(std::move(details.repo_tags));
+  image.digests = sorted_unique(std::move(details.repo_digests));
   image.created = details.created;
   image.last_tag_time = details.last_tag_time;
   // On the containerd store, inspect's Metadata.LastTagTime is the latest UpdatedAt of the
@@ -39,7 +39,7 @@ graph::Image to_graph_image(const engine::ImageDetails& details, std::vector<gra
   if (store == engine::ImageStore::containerd) {
     image.stored_at = details.last_tag_time;
   }
-  image.labels = details.labels;
+  image.labels = std::move(details.labels);
   image.layers = std::move(layers);
   return image;
 }
@@ -58,7 +58,7 @@ inspect_image(engine::EngineClient& client, std::string name, const graph::Image
   InspectedImage inspected;
   inspected.size = image.size;
   if (const graph::Image* previous = known.find_image(image.id)) {
-    inspected.image = to_graph_image(image, previous->layers, client.image_store());
+    inspected.image = to_graph_image(std::move(image), previous->layers, client.image_store());
     inspected.sized = true;
     co_return inspected;
   }
@@ -67,7 +67,7 @@ inspect_image(engine::EngineClient& client, std::string name, const graph::Image
   for (std::string& diff_id : image.diff_ids) {
     layers.push_back({std::move(diff_id), 0});
   }
-  inspected.image = to_graph_image(image, std::move(layers), client.image_store());
+  inspected.image = to_graph_image(std::move(image), std::move(layers), client.image_store());
   co_return inspected;
 }
 

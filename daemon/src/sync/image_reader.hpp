@@ -36,7 +36,7 @@ boost::asio::awaitable<engine::Result<std::optional<graph::Image>>>
 read_image(engine::EngineClient& client, std::string name, const graph::ImageGraph& known);
 
 // The graph form of an engine image, given its layer sizes and the store it comes from.
-graph::Image to_graph_image(const engine::ImageDetails& details, std::vector<graph::Layer> layers,
+graph::Image to_graph_image(engine::ImageDetails details, std::vector<graph::Layer> layers,
                             engine::ImageStore store = engine::ImageStore::graphdriver);
 
 } // namespace imagegc::sync
