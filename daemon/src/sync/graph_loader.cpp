@@ -76,7 +76,7 @@ std::vector<engine::ImageSummary> one_per_image(std::vector<engine::ImageSummary
 // A host with many images to read has a request or two to make per image, and the engine answers
 // one request per connection at a time: beyond this many images, a few connections read at once.
 constexpr std::size_t k_images_per_connection = 64;
-constexpr std::size_t k_max_connections = 4;
+constexpr std::size_t k_max_connections = 8;
 
 using ReadOne = std::function<asio::awaitable<engine::Result<void>>(engine::EngineClient& reader,
                                                                     std::size_t item)>;
