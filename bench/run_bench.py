@@ -133,10 +133,13 @@ def metric_sum(text, name):
 
 
 def start_and_measure(args, fake, state_dir, scrapes=0):
+    engine_cpu_before = cpu_seconds(fake.process.pid)
     daemon = Daemon(args.imagegc, fake.url, args.policy, state_dir)
     try:
         ready = daemon.wait_ready()
+        # The fake engine answers on the same cores: its CPU to ready is part of the wall time.
         result = {"ready_s": ready, "cpu_s": cpu_seconds(daemon.pid),
+                  "engine_cpu_s": cpu_seconds(fake.process.pid) - engine_cpu_before,
                   "peak_rss_mib": memory_kib(daemon.pid, "VmHWM") / 1024}
         if scrapes:
             # The figures of a scrape refresh at most once a second; give the daemon its first
@@ -369,6 +372,7 @@ def main():
 
         row("cold start to ready: wall", per_size("cold", "ready_s", 2, " s"), "100k: < 3 s")
         row("cold start to ready: CPU", per_size("cold", "cpu_s", 2, " s"))
+        row("cold start: the fake engine's CPU till then", per_size("cold", "engine_cpu_s", 2, " s"))
         row("cold start: peak RSS", per_size("cold", "peak_rss_mib", 0, " MiB"), "100k: < 200 MB")
         row("cold start: inspect + history calls",
             [f"{int(median(daemon_rows[s]['cold'], 'inspects'))} + "
