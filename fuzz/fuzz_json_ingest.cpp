@@ -27,6 +27,7 @@ void parse_as(std::string_view kind, std::string_view body) {
     (void)engine::parse_delete_response(body);
   } else if (kind == "df") {
     (void)engine::parse_disk_usage(body);
+    (void)engine::parse_build_cache_usage(body);
   } else if (kind == "prune") {
     (void)engine::parse_build_prune_response(body);
   } else if (kind == "version") {

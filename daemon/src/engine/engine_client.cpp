@@ -229,7 +229,7 @@ asio::awaitable<Result<DiskUsage>> EngineClient::build_cache_usage() {
   const bool filtered = m_api_version >= ApiVersion{1, 42};
   co_return co_await fetch(m_connection,
                            path(filtered ? "/system/df?type=build-cache" : "/system/df"),
-                           "GET /system/df", parse_disk_usage);
+                           "GET /system/df", parse_build_cache_usage);
 }
 
 asio::awaitable<Result<BuildPruneResponse>>

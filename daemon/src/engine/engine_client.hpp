@@ -70,7 +70,8 @@ public:
   boost::asio::awaitable<Result<DiskUsage>> disk_usage();
   // The build cache's records alone: API 1.42 and later size nothing else (no image, container
   // or volume), which on a large host is most of /system/df's cost and body. Older engines, and
-  // Podman, which ignores the filter, answer with everything.
+  // Podman, which ignores the filter, answer with everything, of which only the build cache and
+  // LayersSize are parsed. `images` stays empty.
   boost::asio::awaitable<Result<DiskUsage>> build_cache_usage();
   // Space options the negotiated API does not have (1.48+) are dropped, and listed in `dropped`.
   // An engine without the endpoint (Podman) answers 404: an ErrorKind::http_status error.

@@ -526,41 +526,42 @@ std::optional<JsonElement> parse_json(std::string_view body, Status& status) {
   return root;
 }
 
-// The texts of the elements of a JSON array, found by tracking strings and nesting only; each
-// is left to the parser. nullopt when `body` is not an array of non-empty elements at this
-// level, for the whole-body parse to say what is wrong.
-std::optional<std::vector<std::string_view>> split_array(std::string_view body) {
+std::string_view trim_json_space(std::string_view text) {
   const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-  const auto trimmed = [&](std::size_t from, std::size_t to) {
-    while (from < to && is_space(body[from])) {
-      ++from;
-    }
-    while (to > from && is_space(body[to - 1])) {
-      --to;
-    }
-    return body.substr(from, to - from);
-  };
-  const std::string_view whole = trimmed(0, body.size());
-  if (whole.size() < 2 || whole.front() != '[' || whole.back() != ']') {
+  while (!text.empty() && is_space(text.front())) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && is_space(text.back())) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+// The texts of the members of a JSON array (`open` '[') or object ('{') at its top level, found
+// by tracking strings and nesting only; each is left to the parser. nullopt when `body` is not
+// such a value with non-empty members, for the whole-body parse to say what is wrong.
+std::optional<std::vector<std::string_view>> split_top_level(std::string_view body, char open,
+                                                             char close) {
+  const std::string_view whole = trim_json_space(body);
+  if (whole.size() < 2 || whole.front() != open || whole.back() != close) {
     return std::nullopt;
   }
-  std::vector<std::string_view> elements;
-  const std::size_t begin = static_cast<std::size_t>(whole.data() - body.data()) + 1;
-  const std::size_t end = begin + whole.size() - 2; // the closing ']'
-  if (trimmed(begin, end).empty()) {
-    return elements;
+  const std::string_view inside = whole.substr(1, whole.size() - 2);
+  std::vector<std::string_view> members;
+  if (trim_json_space(inside).empty()) {
+    return members;
   }
-  std::size_t start = begin;
+  std::size_t start = 0;
   std::size_t depth = 0;
-  for (std::size_t at = begin; at <= end; ++at) {
-    const char c = at < end ? body[at] : ',';
+  for (std::size_t at = 0; at <= inside.size(); ++at) {
+    const char c = at < inside.size() ? inside[at] : ',';
     if (c == '"') {
-      for (++at; at < end && body[at] != '"'; ++at) {
-        if (body[at] == '\\') {
+      for (++at; at < inside.size() && inside[at] != '"'; ++at) {
+        if (inside[at] == '\\') {
           ++at;
         }
       }
-      if (at >= end) {
+      if (at >= inside.size()) {
         return std::nullopt;
       }
     } else if (c == '{' || c == '[') {
@@ -571,18 +572,50 @@ std::optional<std::vector<std::string_view>> split_array(std::string_view body) 
       }
       --depth;
     } else if (c == ',' && depth == 0) {
-      const std::string_view element = trimmed(start, at);
-      if (element.empty()) {
+      const std::string_view member = trim_json_space(inside.substr(start, at - start));
+      if (member.empty()) {
         return std::nullopt;
       }
-      elements.push_back(element);
+      members.push_back(member);
       start = at + 1;
     }
   }
   if (depth != 0) {
     return std::nullopt;
   }
-  return elements;
+  return members;
+}
+
+// The texts of the elements of a JSON array (split_top_level).
+std::optional<std::vector<std::string_view>> split_array(std::string_view body) {
+  return split_top_level(body, '[', ']');
+}
+
+// The members of a JSON object as (key as written, value text) pairs (split_top_level). A key
+// with escapes is kept as written, so it matches no plain name.
+std::optional<std::vector<std::pair<std::string_view, std::string_view>>>
+split_object(std::string_view body) {
+  const auto members = split_top_level(body, '{', '}');
+  if (!members) {
+    return std::nullopt;
+  }
+  std::vector<std::pair<std::string_view, std::string_view>> split;
+  split.reserve(members->size());
+  for (const std::string_view member : *members) {
+    std::size_t end = 1;
+    while (end < member.size() && member[end] != '"') {
+      end += member[end] == '\\' ? 2 : 1;
+    }
+    if (member.front() != '"' || end >= member.size()) {
+      return std::nullopt;
+    }
+    const std::string_view rest = trim_json_space(member.substr(end + 1));
+    if (rest.size() < 2 || rest.front() != ':') {
+      return std::nullopt;
+    }
+    split.emplace_back(member.substr(1, end - 1), trim_json_space(rest.substr(1)));
+  }
+  return split;
 }
 
 std::optional<ObjectReader> root_object(std::string_view body, Status& status) {
@@ -836,6 +869,24 @@ Result<DeleteResponse> parse_delete_response(std::string_view body) {
   return response;
 }
 
+namespace {
+
+void read_build_cache(ObjectReader& fields, DiskUsage& usage) {
+  fields.each_object("BuildCache", [&](ObjectReader& cache_fields) {
+    BuildCacheRecord record;
+    record.id = cache_fields.required_string("ID");
+    record.type = cache_fields.string("Type");
+    record.in_use = cache_fields.boolean("InUse");
+    record.shared = cache_fields.boolean("Shared");
+    record.size = cache_fields.int64("Size");
+    record.last_used_at = cache_fields.time("LastUsedAt");
+    record.usage_count = cache_fields.int64("UsageCount");
+    usage.build_cache.push_back(std::move(record));
+  });
+}
+
+} // namespace
+
 Result<DiskUsage> parse_disk_usage(std::string_view body) {
   Status status;
   DiskUsage usage;
@@ -849,17 +900,37 @@ Result<DiskUsage> parse_disk_usage(std::string_view body) {
       image.containers = image_fields.int64("Containers", -1);
       usage.images.push_back(std::move(image));
     });
-    fields->each_object("BuildCache", [&](ObjectReader& cache_fields) {
-      BuildCacheRecord record;
-      record.id = cache_fields.required_string("ID");
-      record.type = cache_fields.string("Type");
-      record.in_use = cache_fields.boolean("InUse");
-      record.shared = cache_fields.boolean("Shared");
-      record.size = cache_fields.int64("Size");
-      record.last_used_at = cache_fields.time("LastUsedAt");
-      record.usage_count = cache_fields.int64("UsageCount");
-      usage.build_cache.push_back(std::move(record));
-    });
+    read_build_cache(*fields, usage);
+  }
+  if (status.failed()) {
+    return status.error("system df");
+  }
+  return usage;
+}
+
+Result<DiskUsage> parse_build_cache_usage(std::string_view body) {
+  // Before API 1.42 the answer cannot be narrowed to the build cache: it lists every image,
+  // container and volume too, tens of megabytes on a large host, for which the DOM parser would
+  // size its buffers (about 14 bytes a byte). Of a large answer only the members read are parsed.
+  std::string kept;
+  if (body.size() >= k_split_array_bytes) {
+    if (const auto members = split_object(body)) {
+      kept = "{";
+      for (const auto& [key, value] : *members) {
+        if (key == "LayersSize" || key == "BuildCache") {
+          kept += kept.size() > 1 ? ",\"" : "\"";
+          kept.append(key).append("\":").append(value);
+        }
+      }
+      kept += '}';
+      body = kept;
+    }
+  }
+  Status status;
+  DiskUsage usage;
+  if (auto fields = root_object(body, status)) {
+    usage.layers_size = fields->int64("LayersSize");
+    read_build_cache(*fields, usage);
   }
   if (status.failed()) {
     return status.error("system df");

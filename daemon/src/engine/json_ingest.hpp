@@ -22,6 +22,9 @@ Result<ContainerDetails> parse_container_details(std::string_view body);
 Result<Event> parse_event(std::string_view line);
 Result<DeleteResponse> parse_delete_response(std::string_view body);
 Result<DiskUsage> parse_disk_usage(std::string_view body);
+// The same answer's LayersSize and BuildCache only (`images` stays empty): what a daemon asks
+// /system/df for, on any API version.
+Result<DiskUsage> parse_build_cache_usage(std::string_view body);
 Result<BuildPruneResponse> parse_build_prune_response(std::string_view body);
 Result<VersionInfo> parse_version(std::string_view body);
 Result<EngineInfo> parse_info(std::string_view body);

@@ -145,6 +145,8 @@ struct BuildCacheRecord {
   std::int64_t size = 0;
   std::optional<std::int64_t> last_used_at; // unix seconds
   std::int64_t usage_count = 0;
+
+  bool operator==(const BuildCacheRecord&) const = default;
 };
 
 // One element of GET /system/df Images.

@@ -783,6 +783,53 @@ TEST(DiskUsage, podman_without_shared_size_and_build_cache) {
   EXPECT_EQ(usage->images[0].containers, 1);
 }
 
+// An API 1.41 /system/df of a large host: every image listed (large_image_list) before the build
+// cache, with a key of the same name inside an image's labels.
+std::string large_system_df(const std::string& images) {
+  return R"({"LayersSize":1982317,"Images":)" + images +
+         R"(,"Containers":[{"Id":"c","Labels":{"BuildCache":"[]"}}],"Volumes":null,)" +
+         R"("BuildCache":[{"ID":"s4tu6ony6zdxh4w47va9q9flf","Type":"regular","InUse":false,)" +
+         R"("Shared":true,"Size":3,"LastUsedAt":"2026-11-30T07:28:52Z","UsageCount":1}],)" +
+         R"("BuilderSize":3})";
+}
+
+TEST(DiskUsage, the_build_cache_of_a_large_answer_is_read_without_its_images) {
+  const std::string body = large_system_df(large_image_list(2000));
+  const auto usage = parse_build_cache_usage(body);
+  ASSERT_TRUE(usage.has_value()) << usage.error().message;
+  EXPECT_EQ(usage->layers_size, 1982317);
+  EXPECT_THAT(usage->images, IsEmpty());
+  const auto whole = parse_disk_usage(body);
+  ASSERT_TRUE(whole.has_value()) << whole.error().message;
+  EXPECT_EQ(whole->images.size(), 2000U);
+  ASSERT_EQ(usage->build_cache.size(), 1U);
+  EXPECT_EQ(usage->build_cache, whole->build_cache);
+  EXPECT_EQ(usage->build_cache[0].id, "s4tu6ony6zdxh4w47va9q9flf");
+  EXPECT_EQ(usage->build_cache[0].size, 3);
+}
+
+TEST(DiskUsage, the_build_cache_of_a_small_answer_is_read_the_same) {
+  const auto usage = parse_build_cache_usage(k_system_df_1_41);
+  const auto whole = parse_disk_usage(k_system_df_1_41);
+  ASSERT_TRUE(usage.has_value()) << usage.error().message;
+  ASSERT_TRUE(whole.has_value()) << whole.error().message;
+  EXPECT_THAT(usage->images, IsEmpty());
+  EXPECT_EQ(usage->layers_size, whole->layers_size);
+  EXPECT_EQ(usage->build_cache, whole->build_cache);
+  EXPECT_EQ(usage->build_cache.size(), 2U);
+}
+
+TEST(DiskUsage, a_large_answer_that_is_broken_is_malformed) {
+  const std::string body = large_system_df(large_image_list(2000));
+  expect_malformed(parse_build_cache_usage(body.substr(0, body.size() - 1)), "invalid JSON");
+  std::string wrong_record = body;
+  const std::string id = R"("ID":"s4tu6ony6zdxh4w47va9q9flf")";
+  wrong_record.replace(wrong_record.find(id), id.size(), R"("ID":7)");
+  expect_malformed(parse_build_cache_usage(wrong_record), "BuildCache[0].ID");
+  // A broken image is not read, so not seen: the answer's own parts are what is checked.
+  EXPECT_TRUE(parse_build_cache_usage(large_system_df(large_image_list(2000, 10))).has_value());
+}
+
 TEST(DiskUsage, build_cache_record_without_id_is_malformed) {
   expect_malformed(parse_disk_usage(R"({"BuildCache":[{"Size":1}]})"), "BuildCache[0].ID");
   expect_malformed(parse_disk_usage(R"({"Images":{}})"), "Images is an object");
