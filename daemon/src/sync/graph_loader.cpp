@@ -268,7 +268,7 @@ asio::awaitable<engine::Result<graph::ImageGraph>> load_graph(engine::EngineClie
 
   // Each listed image comes from `known`, from `remembered`, or from the engine; all go into the
   // graph in listing order.
-  const std::vector<engine::ImageSummary> listed = one_per_image(std::move(*summaries));
+  std::vector<engine::ImageSummary> listed = one_per_image(std::move(*summaries));
   std::vector<std::optional<graph::Image>> images(listed.size());
   std::vector<std::size_t> to_read;
   for (std::size_t index = 0; index < listed.size(); ++index) {
@@ -301,8 +301,11 @@ asio::awaitable<engine::Result<graph::ImageGraph>> load_graph(engine::EngineClie
     // The listing's ParentId is there on every API version; inspect's Parent is not (1.52+).
     // On the containerd store both are the image record's label org.mobyproject.image.parent,
     // the only parent link that store has (daemon/containerd/image_list.go, image_children.go).
-    images[index]->parent = listed[index].parent_id;
+    images[index]->parent = std::move(listed[index].parent_id);
     fresh.upsert_image(std::move(*images[index]));
+    // On a large host what was read is as large as the graph: let it go as the graph grows.
+    images[index].reset();
+    listed[index] = {};
   }
 
   for (const engine::ContainerSummary& container : *containers) {
