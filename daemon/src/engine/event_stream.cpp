@@ -76,6 +76,8 @@ asio::awaitable<Result<void>> EventStream::run(EventSubscription subscription, E
   }
 
   beast::flat_buffer buffer;
+  // Room to read a busy stream's events many at a time: an empty buffer reads 512 bytes a call.
+  buffer.reserve(std::size_t{64} * 1024);
   http::response_parser<http::buffer_body> parser;
   // The stream never ends on its own. Not boost::none: Beast 1.74 then refuses any answer with a
   // Content-Length (an error body) as over the limit, and the engine's message is lost.
