@@ -537,6 +537,26 @@ std::string_view trim_json_space(std::string_view text) {
   return text;
 }
 
+// The closing quote of the string whose opening quote is at `open`, or npos. Strings are most of
+// a listing's bytes: the quotes are found with memchr, and a quote after an odd number of
+// backslashes is escaped.
+std::size_t closing_quote(std::string_view text, std::size_t open) {
+  for (std::size_t from = open + 1;;) {
+    const std::size_t quote = text.find('"', from);
+    if (quote == std::string_view::npos) {
+      return quote;
+    }
+    std::size_t backslashes = 0;
+    while (quote - backslashes > open + 1 && text[quote - backslashes - 1] == '\\') {
+      ++backslashes;
+    }
+    if (backslashes % 2 == 0) {
+      return quote;
+    }
+    from = quote + 1;
+  }
+}
+
 // The texts of the members of a JSON array (`open` '[') or object ('{') at its top level, found
 // by tracking strings and nesting only; each is left to the parser. nullopt when `body` is not
 // such a value with non-empty members, for the whole-body parse to say what is wrong.
@@ -556,12 +576,8 @@ std::optional<std::vector<std::string_view>> split_top_level(std::string_view bo
   for (std::size_t at = 0; at <= inside.size(); ++at) {
     const char c = at < inside.size() ? inside[at] : ',';
     if (c == '"') {
-      for (++at; at < inside.size() && inside[at] != '"'; ++at) {
-        if (inside[at] == '\\') {
-          ++at;
-        }
-      }
-      if (at >= inside.size()) {
+      at = closing_quote(inside, at);
+      if (at == std::string_view::npos) {
         return std::nullopt;
       }
     } else if (c == '{' || c == '[') {
@@ -602,11 +618,9 @@ split_object(std::string_view body) {
   std::vector<std::pair<std::string_view, std::string_view>> split;
   split.reserve(members->size());
   for (const std::string_view member : *members) {
-    std::size_t end = 1;
-    while (end < member.size() && member[end] != '"') {
-      end += member[end] == '\\' ? 2 : 1;
-    }
-    if (member.front() != '"' || end >= member.size()) {
+    const std::size_t end =
+        member.front() == '"' ? closing_quote(member, 0) : std::string_view::npos;
+    if (end == std::string_view::npos) {
       return std::nullopt;
     }
     const std::string_view rest = trim_json_space(member.substr(end + 1));

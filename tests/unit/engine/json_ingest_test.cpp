@@ -358,7 +358,7 @@ std::string large_image_list(std::size_t count, std::size_t bad_index = k_count_
     body +=
         R"({"Id":"sha256:)" + std::to_string(i) + R"(","ParentId":"","RepoTags":["app:)" +
         std::to_string(i) + R"("],"Size":)" + std::to_string(i * 10) +
-        R"(,"Labels":{"quote":"a \"]} [{ quoted\" string","slash":"ends in \\","brackets":"}]}],[","pad":")" +
+        R"(,"Labels":{"quote":"a \"]} [{ quoted\" string","slash":"ends in \\","brackets":"}]}],[","escapes":"\\\"]},\\\\","pad":")" +
         std::string(400, 'x') + R"("}})";
   }
   return body + "\n]\n";
@@ -374,6 +374,7 @@ TEST(ImageList, a_large_listing_reads_every_element_with_strings_holding_bracket
   EXPECT_EQ((*images)[1999].labels.at("quote"), "a \"]} [{ quoted\" string");
   EXPECT_EQ((*images)[1999].labels.at("slash"), "ends in \\");
   EXPECT_EQ((*images)[1999].labels.at("brackets"), "}]}],[");
+  EXPECT_EQ((*images)[1999].labels.at("escapes"), "\\\"]},\\\\");
 }
 
 TEST(ImageList, a_large_listing_with_a_broken_element_is_malformed_naming_it) {
