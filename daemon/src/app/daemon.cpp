@@ -333,7 +333,7 @@ private:
       }
     }
     m_layers_to_record.resize(m_layers_to_record.size() - count);
-    m_state->record_layers(images);
+    m_state->record_layers(graph, images);
     if (m_layers_to_record.empty()) {
       m_layers_to_record.shrink_to_fit();
       m_layers_recording = false;

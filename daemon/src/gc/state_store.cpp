@@ -685,15 +685,19 @@ bool StateStore::has_layers(std::string_view image_id) const {
   return m_impl->layer_ids.contains(image_id);
 }
 
-void StateStore::record_layers(const std::vector<const graph::Image*>& images) {
+void StateStore::record_layers(const graph::ImageGraph& graph,
+                               const std::vector<const graph::Image*>& images) {
   auto& impl = *m_impl;
   if (!impl.database) {
     return; // nothing to gain: a restart starts from nothing anyway
   }
-  std::vector<const graph::Image*> fresh;
+  std::vector<std::pair<const graph::Image*, std::string>> fresh;
   for (const graph::Image* image : images) {
-    if (!image->layers.empty() && !impl.layer_ids.contains(image->id)) {
-      fresh.push_back(image);
+    if (impl.layer_ids.contains(image->id)) {
+      continue;
+    }
+    if (const std::vector<graph::Layer> layers = graph.layers(*image); !layers.empty()) {
+      fresh.emplace_back(image, encode_layers(layers));
     }
   }
   if (fresh.empty()) {
@@ -701,11 +705,11 @@ void StateStore::record_layers(const std::vector<const graph::Image*>& images) {
   }
   int rc = execute(impl.begin.get());
   for (std::size_t i = 0; rc == SQLITE_OK && i < fresh.size(); ++i) {
-    const std::string encoded = encode_layers(fresh[i]->layers);
-    rc = execute(impl.put_layers.get(), std::string_view(fresh[i]->id), Blob{encoded});
+    const auto& [image, encoded] = fresh[i];
+    rc = execute(impl.put_layers.get(), std::string_view(image->id), Blob{encoded});
   }
   if (impl.commit_or_roll_back(rc, "the layers", fmt::format("{} images", fresh.size()))) {
-    for (const graph::Image* image : fresh) {
+    for (const auto& [image, encoded] : fresh) {
       impl.layer_ids.insert(image->id);
     }
   }

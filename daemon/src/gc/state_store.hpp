@@ -78,8 +78,9 @@ public:
   // for. A record that does not decode is reported as absent (and the image read again).
   [[nodiscard]] std::optional<std::vector<graph::Layer>> layers(std::string_view image_id) const;
   [[nodiscard]] bool has_layers(std::string_view image_id) const;
-  // Records the chains of `images` not recorded yet, in one transaction.
-  void record_layers(const std::vector<const graph::Image*>& images);
+  // Records the chains of `images` (images of `graph`) not recorded yet, in one transaction.
+  void record_layers(const graph::ImageGraph& graph,
+                     const std::vector<const graph::Image*>& images);
   [[nodiscard]] std::size_t layer_records() const;
 
   // Persisted key/value metadata (e.g. "seeded" = "1").

@@ -335,11 +335,11 @@ struct ImageGraph::State {
   // The entry of an image of this graph (find_image, images()).
   static const Entry& entry_of(const Image& image) { return static_cast<const Entry&>(image); }
 
-  void insert(Image image) {
+  void insert(ImageWithLayers image) {
     const std::string id = image.id;
     const std::vector<Entry*> losers = claim_references(id, image);
     Entry& entry = images[id];
-    static_cast<Image&>(entry) = std::move(image);
+    static_cast<Image&>(entry) = std::move(static_cast<Image&>(image));
     if (free_slots.empty()) {
       entry.slot = slot_bound++;
     } else {
@@ -364,19 +364,22 @@ struct ImageGraph::State {
     for (std::size_t view = 0; view < k_view_count; ++view) {
       entry.removed[view] = view_removes(entry, view);
     }
-    entry.path = layers.acquire(entry.layers, entry.removed);
+    entry.path = layers.acquire(image.layers, entry.removed);
     recount(entry);
     link_parent(id, entry);
     settle_all(losers);
   }
 
-  void replace(Entry& entry, Image image) {
+  // Replaces what the graph knows of an image; its layers too when `chain` is given.
+  void replace(Entry& entry, Image image, std::optional<std::span<const Layer>> chain) {
     const std::string id = image.id;
     forget_references(id, entry.image());
     const std::vector<Entry*> losers = claim_references(id, image);
-    if (entry.layers != image.layers) {
-      layers.release(entry.layers, entry.path, entry.removed);
-      entry.path = layers.acquire(image.layers, entry.removed);
+    if (chain && !layers.holds(entry.path, *chain)) {
+      // Acquired before the release, so that nodes both chains hold are never freed.
+      LayerTrie::Path path = layers.acquire(*chain, entry.removed);
+      layers.release(entry.path, entry.removed);
+      entry.path = std::move(path);
     }
     const bool parent_changed = entry.parent != image.parent;
     if (parent_changed) {
@@ -398,7 +401,7 @@ struct ImageGraph::State {
       }
     }
     forget_references(id, entry.image());
-    layers.release(entry.layers, entry.path, entry.removed);
+    layers.release(entry.path, entry.removed);
     if (entry.category != k_no_category) {
       --category_counts[entry.category];
     }
@@ -582,12 +585,13 @@ ImageGraph& ImageGraph::operator=(const ImageGraph& other) {
 ImageGraph::ImageGraph(ImageGraph&&) noexcept = default;
 ImageGraph& ImageGraph::operator=(ImageGraph&&) noexcept = default;
 
-void ImageGraph::upsert_image(Image image) {
+void ImageGraph::upsert_image(ImageWithLayers image) {
   State& data = writable(m_state);
   sort_unique(image.tags);
   sort_unique(image.digests);
   if (Entry* entry = data.find(image.id); entry != nullptr) {
-    data.replace(*entry, std::move(image));
+    const std::vector<Layer> chain = std::move(image.layers);
+    data.replace(*entry, std::move(image), chain);
   } else {
     data.insert(std::move(image));
   }
@@ -617,7 +621,7 @@ bool ImageGraph::set_references(std::string_view id, std::vector<std::string> ta
   image.digests = std::move(digests);
   sort_unique(image.tags);
   sort_unique(image.digests);
-  data.replace(*entry, std::move(image));
+  data.replace(*entry, std::move(image), std::nullopt);
   return true;
 }
 
@@ -761,6 +765,14 @@ const Image* ImageGraph::find_by_reference(std::string_view reference) const {
 const Image* ImageGraph::parent_of(const Image& image) const {
   const Entry* parent = State::entry_of(image).parent_entry;
   return parent == nullptr ? nullptr : &parent->image();
+}
+
+std::vector<Layer> ImageGraph::layers(const Image& image) const {
+  return readable(m_state).layers.layers(State::entry_of(image).path);
+}
+
+ImageWithLayers ImageGraph::with_layers(const Image& image) const {
+  return {image, layers(image)};
 }
 
 std::vector<std::string> ImageGraph::children(std::string_view id) const {

@@ -8,6 +8,22 @@
 
 namespace imagegc::graph {
 
+LayerTrie::LayerTrie(const LayerTrie& other)
+    : m_nodes(other.m_nodes), m_free(other.m_free), m_index(other.m_index), m_texts(other.m_texts),
+      m_text_numbers(other.m_text_numbers), m_bytes(other.m_bytes), m_freed(other.m_freed) {
+  // The copied nodes still point into `other`'s index.
+  for (const auto& entry : m_index) {
+    m_nodes[entry.second].entry = &entry;
+  }
+}
+
+LayerTrie& LayerTrie::operator=(const LayerTrie& other) {
+  if (this != &other) {
+    *this = LayerTrie(other);
+  }
+  return *this;
+}
+
 LayerTrie::ChainKey LayerTrie::make_key(NodeId parent, std::string_view diff_id) {
   ChainKey key;
   key.parent = parent;
@@ -15,18 +31,37 @@ LayerTrie::ChainKey LayerTrie::make_key(NodeId parent, std::string_view diff_id)
     key.digest = *digest;
     return key;
   }
-  key.other = diff_id;
+  const auto [it, inserted] =
+      m_text_numbers.try_emplace(std::string(diff_id), static_cast<std::uint32_t>(m_texts.size()));
+  if (inserted) {
+    m_texts.emplace_back(diff_id);
+  }
+  key.text = it->second;
+  return key;
+}
+
+std::optional<LayerTrie::ChainKey> LayerTrie::find_key(NodeId parent,
+                                                       std::string_view diff_id) const {
+  ChainKey key;
+  key.parent = parent;
+  if (const auto digest = util::parse_sha256_digest(diff_id)) {
+    key.digest = *digest;
+    return key;
+  }
+  const auto it = m_text_numbers.find(diff_id);
+  if (it == m_text_numbers.end()) {
+    return std::nullopt;
+  }
+  key.text = it->second;
   return key;
 }
 
 std::size_t LayerTrie::ChainHash::operator()(const ChainKey& key) const noexcept {
   constexpr std::size_t k_mix = 0x9E3779B97F4A7C15ULL;
-  std::size_t hash = 0;
-  if (key.other.empty()) {
-    // A digest's bytes are as good as any hash of them.
+  // A digest's bytes are as good as any hash of them; a text's number is unique to it.
+  std::size_t hash = key.text;
+  if (key.text == k_digest) {
     std::memcpy(&hash, key.digest.data(), sizeof hash);
-  } else {
-    hash = std::hash<std::string>{}(key.other);
   }
   return hash ^ (static_cast<std::size_t>(key.parent) * k_mix);
 }
@@ -53,8 +88,7 @@ LayerTrie::Path LayerTrie::acquire(std::span<const Layer> layers, const ViewFlag
   return path;
 }
 
-void LayerTrie::release(std::span<const Layer> layers, std::span<const NodeId> path,
-                        const ViewFlags& removed) {
+void LayerTrie::release(std::span<const NodeId> path, const ViewFlags& removed) {
   // Leaf first, so a freed node's key never names a parent slot that was already reused.
   for (std::size_t index = path.size(); index-- > 0;) {
     const NodeId id = path[index];
@@ -68,10 +102,7 @@ void LayerTrie::release(std::span<const Layer> layers, std::span<const NodeId> p
     }
     account(node, 1);
     if (node.users == 0) {
-      const NodeId parent = index == 0 ? k_root : path[index - 1];
-      if (auto it = m_index.find(make_key(parent, layers[index].diff_id)); it != m_index.end()) {
-        m_index.erase(it);
-      }
+      m_index.erase(node.entry->first);
       node = Node{};
       m_free.push_back(id);
     }
@@ -93,12 +124,43 @@ void LayerTrie::set_removed(std::span<const NodeId> path, std::size_t view, bool
   }
 }
 
+std::vector<Layer> LayerTrie::layers(std::span<const NodeId> path) const {
+  std::vector<Layer> layers(path.size());
+  for (std::size_t index = 0; index < path.size(); ++index) {
+    const Node& node = m_nodes[path[index]];
+    const ChainKey& key = node.entry->first;
+    if (key.text == k_digest) {
+      util::append_sha256_digest(layers[index].diff_id, key.digest);
+    } else {
+      layers[index].diff_id = m_texts[key.text];
+    }
+    layers[index].size = node.size;
+  }
+  return layers;
+}
+
+bool LayerTrie::holds(std::span<const NodeId> path, std::span<const Layer> layers) const {
+  if (path.size() != layers.size()) {
+    return false;
+  }
+  NodeId parent = k_root;
+  for (std::size_t index = 0; index < path.size(); ++index) {
+    const Node& node = m_nodes[path[index]];
+    const auto key = find_key(parent, layers[index].diff_id);
+    if (!key || *key != node.entry->first || node.size != layers[index].size) {
+      return false;
+    }
+    parent = path[index];
+  }
+  return true;
+}
+
 void LayerTrie::clear() {
   *this = LayerTrie{};
 }
 
 LayerTrie::NodeId LayerTrie::find_or_create(NodeId parent, std::string_view diff_id) {
-  ChainKey key = make_key(parent, diff_id);
+  const ChainKey key = make_key(parent, diff_id);
   if (auto it = m_index.find(key); it != m_index.end()) {
     return it->second;
   }
@@ -110,7 +172,7 @@ LayerTrie::NodeId LayerTrie::find_or_create(NodeId parent, std::string_view diff
     id = static_cast<NodeId>(m_nodes.size());
     m_nodes.emplace_back();
   }
-  m_index.emplace(std::move(key), id);
+  m_nodes[id].entry = &*m_index.emplace(key, id).first;
   return id;
 }
 

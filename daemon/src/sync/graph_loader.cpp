@@ -31,8 +31,9 @@ bool same_references(const graph::Image& known, const engine::ImageSummary& summ
 
 // The graph form of a listed image whose layers are known. The listing says all but the last
 // tag time, which only seeds the last-used record the state store already holds.
-graph::Image from_listing(const engine::ImageSummary& summary, std::vector<graph::Layer> layers) {
-  graph::Image image;
+graph::ImageWithLayers from_listing(const engine::ImageSummary& summary,
+                                    std::vector<graph::Layer> layers) {
+  graph::ImageWithLayers image;
   image.id = summary.id;
   image.parent = summary.parent_id;
   image.tags = summary.repo_tags;
@@ -80,7 +81,7 @@ asio::awaitable<engine::Result<void>>
 read_images(engine::EngineClient& client, const graph::ImageGraph& known,
             const std::vector<engine::ImageSummary>& listed,
             const std::vector<std::size_t>& to_read,
-            std::vector<std::optional<graph::Image>>& images) {
+            std::vector<std::optional<graph::ImageWithLayers>>& images) {
   std::size_t next = 0;
   std::optional<engine::Error> failed;
   const auto read_some = [&](engine::EngineClient& reader) -> asio::awaitable<void> {
@@ -172,13 +173,13 @@ asio::awaitable<engine::Result<graph::ImageGraph>> load_graph(engine::EngineClie
   // Each listed image comes from `known`, from `remembered`, or from the engine; all go into the
   // graph in listing order.
   const std::vector<engine::ImageSummary> listed = one_per_image(std::move(*summaries));
-  std::vector<std::optional<graph::Image>> images(listed.size());
+  std::vector<std::optional<graph::ImageWithLayers>> images(listed.size());
   std::vector<std::size_t> to_read;
   for (std::size_t index = 0; index < listed.size(); ++index) {
     const engine::ImageSummary& summary = listed[index];
     const graph::Image* previous = known.find_image(summary.id);
     if (previous && same_references(*previous, summary)) {
-      images[index] = *previous;
+      images[index] = known.with_layers(*previous);
       continue;
     }
     // Not on the containerd store: there the listing's Size is no chain's (it adds packed content

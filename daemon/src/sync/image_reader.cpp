@@ -21,9 +21,9 @@ std::vector<std::string> sorted_unique(std::vector<std::string> values) {
 
 } // namespace
 
-graph::Image to_graph_image(const engine::ImageDetails& details, std::vector<graph::Layer> layers,
-                            engine::ImageStore store) {
-  graph::Image image;
+graph::ImageWithLayers to_graph_image(const engine::ImageDetails& details,
+                                      std::vector<graph::Layer> layers, engine::ImageStore store) {
+  graph::ImageWithLayers image;
   image.id = details.id;
   image.parent = details.parent;
   image.tags = sorted_unique(details.repo_tags);
@@ -44,20 +44,20 @@ graph::Image to_graph_image(const engine::ImageDetails& details, std::vector<gra
   return image;
 }
 
-asio::awaitable<engine::Result<std::optional<graph::Image>>>
+asio::awaitable<engine::Result<std::optional<graph::ImageWithLayers>>>
 read_image(engine::EngineClient& client, std::string name, const graph::ImageGraph& known) {
   auto details = co_await client.inspect_image(std::move(name));
   if (!details) {
     co_return util::unexpected(std::move(details).error());
   }
   if (!details->has_value()) {
-    co_return std::optional<graph::Image>{};
+    co_return std::optional<graph::ImageWithLayers>{};
   }
   const engine::ImageDetails& image = **details;
 
   if (const graph::Image* previous = known.find_image(image.id)) {
-    co_return std::optional<graph::Image>{
-        to_graph_image(image, previous->layers, client.image_store())};
+    co_return std::optional<graph::ImageWithLayers>{
+        to_graph_image(image, known.layers(*previous), client.image_store())};
   }
 
   auto history = co_await client.image_history(image.id);
@@ -65,7 +65,7 @@ read_image(engine::EngineClient& client, std::string name, const graph::ImageGra
     co_return util::unexpected(std::move(history).error());
   }
   if (!history->has_value()) {
-    co_return std::optional<graph::Image>{}; // deleted between the two calls
+    co_return std::optional<graph::ImageWithLayers>{}; // deleted between the two calls
   }
   // On the containerd store the diff IDs are the host platform's (inspect's RootFS), and each
   // history step's Size is the unpacked snapshot of its layer chain (moby
@@ -89,7 +89,7 @@ read_image(engine::EngineClient& client, std::string name, const graph::ImageGra
   for (std::size_t i = 0; i < image.diff_ids.size(); ++i) {
     layers.push_back({image.diff_ids[i], i < sizes.sizes.size() ? sizes.sizes[i] : 0});
   }
-  co_return std::optional<graph::Image>{
+  co_return std::optional<graph::ImageWithLayers>{
       to_graph_image(image, std::move(layers), client.image_store())};
 }
 

@@ -1,3 +1,5 @@
+#include <memory>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -21,10 +23,10 @@ TEST(LayerTrie, shared_prefixes_are_counted_once) {
   EXPECT_EQ(trie.node_count(), 3u);
   EXPECT_EQ(trie.bytes(), 111);
 
-  trie.release(k_ab, ab, k_kept);
+  trie.release(ab, k_kept);
   EXPECT_EQ(trie.bytes(), 101);
   EXPECT_EQ(trie.node_count(), 2u);
-  trie.release(k_ac, ac, k_kept);
+  trie.release(ac, k_kept);
   EXPECT_EQ(trie.bytes(), 0);
   EXPECT_EQ(trie.node_count(), 0u);
 }
@@ -32,7 +34,7 @@ TEST(LayerTrie, shared_prefixes_are_counted_once) {
 TEST(LayerTrie, freed_slots_are_reused_without_stale_chains) {
   LayerTrie trie;
   const LayerTrie::Path ab = trie.acquire(k_ab, k_kept);
-  trie.release(k_ab, ab, k_kept);
+  trie.release(ab, k_kept);
   const std::vector<Layer> cb = {{"sha256:c", 5}, {"sha256:b", 10}};
   const LayerTrie::Path path = trie.acquire(cb, k_kept);
   EXPECT_LT(path[0], trie.id_bound());
@@ -59,7 +61,7 @@ TEST(LayerTrie, a_view_frees_nodes_whose_every_user_it_removes) {
   trie.set_removed(ac, 0, false);
   EXPECT_EQ(trie.freed_bytes(0), 10);
 
-  trie.release(k_ab, ab, {true, true});
+  trie.release(ab, {true, true});
   EXPECT_EQ(trie.freed_bytes(0), 0);
   EXPECT_EQ(trie.freed_bytes(1), 0);
   EXPECT_EQ(trie.bytes(), 101);
@@ -93,7 +95,7 @@ TEST(LayerTrie, empty_chains_hold_nothing) {
   const LayerTrie::Path path = trie.acquire({}, k_kept);
   EXPECT_TRUE(path.empty());
   EXPECT_EQ(trie.bytes(), 0);
-  trie.release({}, path, k_kept);
+  trie.release(path, k_kept);
   EXPECT_EQ(trie.node_count(), 0u);
 }
 
@@ -105,6 +107,31 @@ TEST(LayerTrie, clear_forgets_everything) {
   EXPECT_EQ(trie.freed_bytes(0), 0);
   EXPECT_EQ(trie.node_count(), 0u);
   EXPECT_EQ(trie.id_bound(), 0u);
+}
+
+TEST(LayerTrie, a_path_gives_back_the_layers_it_was_acquired_for) {
+  LayerTrie trie;
+  const std::string digest = "sha256:" + std::string(63, '0') + "f";
+  const std::vector<Layer> chain = {{digest, 7}, {"not-a-digest", 3}, {"sha256:ABC", 0}};
+  const LayerTrie::Path path = trie.acquire(chain, k_kept);
+  EXPECT_EQ(trie.layers(path), chain);
+  EXPECT_TRUE(trie.holds(path, chain));
+  EXPECT_FALSE(trie.holds(path, {chain.begin(), chain.end() - 1}));
+  std::vector<Layer> resized = chain;
+  resized[1].size = 4;
+  EXPECT_FALSE(trie.holds(path, resized));
+  std::vector<Layer> renamed = chain;
+  renamed[2].diff_id = "never-seen";
+  EXPECT_FALSE(trie.holds(path, renamed));
+}
+
+TEST(LayerTrie, a_copy_reads_its_own_chains) {
+  auto trie = std::make_unique<LayerTrie>();
+  const LayerTrie::Path ab = trie->acquire(k_ab, k_kept);
+  const LayerTrie copy = *trie;
+  trie.reset();
+  EXPECT_EQ(copy.layers(ab), k_ab);
+  EXPECT_TRUE(copy.holds(ab, k_ab));
 }
 
 } // namespace
