@@ -99,6 +99,9 @@ public:
     m_notify.start_watchdog();
     wait_for_signal();
     asio::co_spawn(m_io, m_tracker.run(), rethrow);
+    // The first re-list takes the chain of every image the state file remembers. Read them in
+    // one pass, once the tracker has asked the engine for its lists.
+    asio::post(m_io, [this] { m_state->load_layers(); });
     asio::co_spawn(m_io, scheduler(), [this](const std::exception_ptr& error) {
       m_signals.cancel();
       m_tracker.stop();
@@ -300,6 +303,7 @@ private:
         m_layers_to_record.push_back(id);
       }
     }
+    m_state->release_loaded_layers();
     m_state->seed_uses(seeds);
     m_state->retain_only(ids);
     if (!m_layers_to_record.empty() && !m_layers_recording) {

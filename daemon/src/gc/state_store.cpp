@@ -258,6 +258,7 @@ struct Store {
   graph::StringMap<std::int64_t> last_used;
   graph::StringMap<std::string> meta;
   std::unordered_set<std::string, graph::StringHash, std::equal_to<>> layer_ids;
+  graph::StringMap<std::vector<graph::Layer>> loaded_layers; // by load_layers(), until taken
   std::uint64_t write_failures = 0;
   // Failures since the last successful write: while the disk stays full only the first is logged.
   std::uint64_t failures_in_a_row = 0;
@@ -662,10 +663,15 @@ void StateStore::seed_uses(const std::vector<std::pair<std::string_view, std::in
   impl.commit_or_roll_back(rc, "the seeded uses", fmt::format("{} images", fresh.size()));
 }
 
-std::optional<std::vector<graph::Layer>> StateStore::layers(std::string_view image_id) const {
+std::optional<std::vector<graph::Layer>> StateStore::layers(std::string_view image_id) {
   auto& impl = *m_impl;
   if (!impl.database || !impl.layer_ids.contains(image_id)) {
     return std::nullopt;
+  }
+  if (const auto loaded = impl.loaded_layers.find(image_id); loaded != impl.loaded_layers.end()) {
+    std::vector<graph::Layer> layers = std::move(loaded->second);
+    impl.loaded_layers.erase(loaded);
+    return layers;
   }
   sqlite3_stmt* statement = impl.get_layers.get();
   std::optional<std::vector<graph::Layer>> layers;
@@ -679,6 +685,36 @@ std::optional<std::vector<graph::Layer>> StateStore::layers(std::string_view ima
   sqlite3_reset(statement);
   sqlite3_clear_bindings(statement);
   return layers;
+}
+
+void StateStore::load_layers() {
+  auto& impl = *m_impl;
+  if (!impl.database) {
+    return;
+  }
+  impl.loaded_layers.clear();
+  impl.loaded_layers.reserve(impl.layer_ids.size());
+  const int rc =
+      query(impl.database.get(), "SELECT id, layers FROM image_layers", [&](sqlite3_stmt* row) {
+        const auto* bytes = static_cast<const char*>(sqlite3_column_blob(row, 1));
+        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(row, 1));
+        if (bytes == nullptr) {
+          return;
+        }
+        if (auto layers = decode_layers(std::string_view(bytes, size))) {
+          impl.loaded_layers.insert_or_assign(column_text(row, 0), std::move(*layers));
+        }
+      });
+  if (rc != SQLITE_OK) {
+    // layers() still reads each chain by itself.
+    spdlog::warn("cannot read the layer chains from {}: {}", impl.path,
+                 error_text(impl.database.get(), rc));
+    release_loaded_layers();
+  }
+}
+
+void StateStore::release_loaded_layers() {
+  graph::StringMap<std::vector<graph::Layer>>().swap(m_impl->loaded_layers);
 }
 
 bool StateStore::has_layers(std::string_view image_id) const {

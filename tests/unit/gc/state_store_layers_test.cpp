@@ -87,6 +87,25 @@ TEST(StateStoreLayers, chains_survive_a_restart) {
   EXPECT_EQ(store->layers(hex_id(3)), std::nullopt);
 }
 
+TEST(StateStoreLayers, loaded_chains_are_handed_over_like_the_ones_read_one_by_one) {
+  test::TestDirectory dir("imagegc-layers");
+  const graph::ImageWithLayers first = image_with_layers(1, 12);
+  const graph::ImageWithLayers second = image_with_layers(2, 3);
+  {
+    auto store = open_store(dir);
+    record(*store, {&first, &second});
+  }
+  auto store = open_store(dir);
+  store->load_layers();
+  EXPECT_EQ(store->layers(first.id), first.layers);
+  EXPECT_EQ(store->layers(first.id), first.layers) << "asked again: read by itself";
+  store->forget(second.id);
+  EXPECT_EQ(store->layers(second.id), std::nullopt) << "forgotten after it was loaded";
+  store->release_loaded_layers();
+  EXPECT_EQ(store->layers(first.id), first.layers);
+  EXPECT_EQ(store->layers(hex_id(3)), std::nullopt);
+}
+
 TEST(StateStoreLayers, an_image_already_recorded_is_not_written_again) {
   test::TestDirectory dir("imagegc-layers");
   auto store = open_store(dir);
