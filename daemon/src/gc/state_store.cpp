@@ -145,14 +145,15 @@ std::string encode_layers(const std::vector<graph::Layer>& layers) {
   std::string out(1, static_cast<char>(k_layers_format));
   out.reserve(1 + layers.size() * 41);
   for (const graph::Layer& layer : layers) {
-    if (const auto digest = util::parse_sha256_digest(layer.diff_id)) {
+    if (const util::Sha256Bytes* digest = layer.diff_id.digest()) {
       out.push_back(static_cast<char>(k_layer_sha256));
       out.append(reinterpret_cast<const char*>(digest->data()), digest->size());
     } else {
-      const std::size_t length = std::min<std::size_t>(layer.diff_id.size(), 0xffff);
+      const std::string_view text = layer.diff_id.other_text();
+      const std::size_t length = std::min<std::size_t>(text.size(), 0xffff);
       out.push_back(static_cast<char>(k_layer_text));
       append_le(out, length, 2);
-      out.append(layer.diff_id, 0, length);
+      out.append(text.substr(0, length));
     }
     append_le(out, static_cast<std::uint64_t>(layer.size), 8);
   }
@@ -172,12 +173,12 @@ std::optional<std::vector<graph::Layer>> decode_layers(std::string_view in) {
     if (kind == k_layer_sha256 && in.size() - at >= sizeof(util::Sha256Bytes)) {
       util::Sha256Bytes digest{};
       std::memcpy(digest.data(), in.data() + at, digest.size());
-      util::append_sha256_digest(layer.diff_id, digest);
+      layer.diff_id = graph::DiffId(digest);
       at += digest.size();
     } else if (kind == k_layer_text && in.size() - at >= 2) {
       const auto length = static_cast<std::size_t>(read_le(in, at, 2));
       at += 2;
-      if (in.size() - at < length) {
+      if (length == 0 || in.size() - at < length) {
         return std::nullopt;
       }
       layer.diff_id = in.substr(at, length);
@@ -190,7 +191,7 @@ std::optional<std::vector<graph::Layer>> decode_layers(std::string_view in) {
     }
     layer.size = static_cast<std::int64_t>(read_le(in, at, 8));
     at += 8;
-    if (layer.size < 0 || layer.diff_id.empty()) {
+    if (layer.size < 0) {
       return std::nullopt;
     }
     layers.push_back(std::move(layer));

@@ -43,7 +43,7 @@ std::string layer_text(const std::vector<Layer>& layers, std::size_t index) {
   if (index >= layers.size()) {
     return "none";
   }
-  return layers[index].diff_id + " (" + std::to_string(layers[index].size) + " bytes)";
+  return layers[index].diff_id.text() + " (" + std::to_string(layers[index].size) + " bytes)";
 }
 
 // Layer lists are long: name the first layer that differs rather than printing both lists.

@@ -24,6 +24,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "graph/diff_id.hpp"
+
 namespace imagegc::graph {
 
 enum class ImageState { tagged, dangling, intermediate };
@@ -31,7 +33,7 @@ enum class ImageState { tagged, dangling, intermediate };
 std::string_view to_string(ImageState state);
 
 struct Layer {
-  std::string diff_id;
+  DiffId diff_id;
   std::int64_t size = 0;
 
   bool operator==(const Layer&) const = default;

@@ -24,31 +24,31 @@ LayerTrie& LayerTrie::operator=(const LayerTrie& other) {
   return *this;
 }
 
-LayerTrie::ChainKey LayerTrie::make_key(NodeId parent, std::string_view diff_id) {
+LayerTrie::ChainKey LayerTrie::make_key(NodeId parent, const DiffId& diff_id) {
   ChainKey key;
   key.parent = parent;
-  if (const auto digest = util::parse_sha256_digest(diff_id)) {
+  if (const util::Sha256Bytes* digest = diff_id.digest()) {
     key.digest = *digest;
     return key;
   }
+  const std::string_view text = diff_id.other_text();
   const auto [it, inserted] =
-      m_text_numbers.try_emplace(std::string(diff_id), static_cast<std::uint32_t>(m_texts.size()));
+      m_text_numbers.try_emplace(std::string(text), static_cast<std::uint32_t>(m_texts.size()));
   if (inserted) {
-    m_texts.emplace_back(diff_id);
+    m_texts.emplace_back(text);
   }
   key.text = it->second;
   return key;
 }
 
-std::optional<LayerTrie::ChainKey> LayerTrie::find_key(NodeId parent,
-                                                       std::string_view diff_id) const {
+std::optional<LayerTrie::ChainKey> LayerTrie::find_key(NodeId parent, const DiffId& diff_id) const {
   ChainKey key;
   key.parent = parent;
-  if (const auto digest = util::parse_sha256_digest(diff_id)) {
+  if (const util::Sha256Bytes* digest = diff_id.digest()) {
     key.digest = *digest;
     return key;
   }
-  const auto it = m_text_numbers.find(diff_id);
+  const auto it = m_text_numbers.find(diff_id.other_text());
   if (it == m_text_numbers.end()) {
     return std::nullopt;
   }
@@ -129,11 +129,7 @@ std::vector<Layer> LayerTrie::layers(std::span<const NodeId> path) const {
   for (std::size_t index = 0; index < path.size(); ++index) {
     const Node& node = m_nodes[path[index]];
     const ChainKey& key = node.entry->first;
-    if (key.text == k_digest) {
-      util::append_sha256_digest(layers[index].diff_id, key.digest);
-    } else {
-      layers[index].diff_id = m_texts[key.text];
-    }
+    layers[index].diff_id = key.text == k_digest ? DiffId(key.digest) : DiffId(m_texts[key.text]);
     layers[index].size = node.size;
   }
   return layers;
@@ -159,7 +155,7 @@ void LayerTrie::clear() {
   *this = LayerTrie{};
 }
 
-LayerTrie::NodeId LayerTrie::find_or_create(NodeId parent, std::string_view diff_id) {
+LayerTrie::NodeId LayerTrie::find_or_create(NodeId parent, const DiffId& diff_id) {
   const ChainKey key = make_key(parent, diff_id);
   if (auto it = m_index.find(key); it != m_index.end()) {
     return it->second;

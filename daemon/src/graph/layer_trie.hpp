@@ -96,10 +96,10 @@ private:
     std::array<std::uint32_t, k_view_count> kept{}; // users the view keeps
   };
 
-  ChainKey make_key(NodeId parent, std::string_view diff_id);
+  ChainKey make_key(NodeId parent, const DiffId& diff_id);
   // The key of `diff_id` under `parent` if the trie can hold it (a text it never saw cannot be).
-  std::optional<ChainKey> find_key(NodeId parent, std::string_view diff_id) const;
-  NodeId find_or_create(NodeId parent, std::string_view diff_id);
+  std::optional<ChainKey> find_key(NodeId parent, const DiffId& diff_id) const;
+  NodeId find_or_create(NodeId parent, const DiffId& diff_id);
   // Adds (sign 1) or takes away (sign -1) what `node` contributes to the running totals.
   void account(const Node& node, std::int64_t sign);
 

@@ -28,7 +28,7 @@ std::int64_t recount_layers(const ImageGraph& graph) {
   for (const std::string& id : graph.image_ids()) {
     std::vector<std::string> chain;
     for (const Layer& each : graph.layers(*graph.find_image(id))) {
-      chain.push_back(each.diff_id);
+      chain.push_back(each.diff_id.text());
       chains[chain] = each.size;
     }
   }

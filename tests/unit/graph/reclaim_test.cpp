@@ -340,7 +340,7 @@ public:
       }
       std::vector<std::string> chain;
       for (const Layer& each : image.layers) {
-        chain.push_back(each.diff_id);
+        chain.push_back(each.diff_id.text());
         chains[chain] = each.size;
       }
     }
