@@ -1,28 +1,14 @@
 #include "graph/layer_trie.hpp"
 
+#include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
-#include <functional>
+#include <utility>
 
 #include "util/sha256_digest.hpp"
 
 namespace imagegc::graph {
-
-LayerTrie::LayerTrie(const LayerTrie& other)
-    : m_nodes(other.m_nodes), m_free(other.m_free), m_index(other.m_index), m_texts(other.m_texts),
-      m_text_numbers(other.m_text_numbers), m_bytes(other.m_bytes), m_freed(other.m_freed) {
-  // The copied nodes still point into `other`'s index.
-  for (const auto& entry : m_index) {
-    m_nodes[entry.second].entry = &entry;
-  }
-}
-
-LayerTrie& LayerTrie::operator=(const LayerTrie& other) {
-  if (this != &other) {
-    *this = LayerTrie(other);
-  }
-  return *this;
-}
 
 LayerTrie::ChainKey LayerTrie::make_key(NodeId parent, const DiffId& diff_id) {
   ChainKey key;
@@ -54,16 +40,6 @@ std::optional<LayerTrie::ChainKey> LayerTrie::find_key(NodeId parent, const Diff
   }
   key.text = it->second;
   return key;
-}
-
-std::size_t LayerTrie::ChainHash::operator()(const ChainKey& key) const noexcept {
-  constexpr std::size_t k_mix = 0x9E3779B97F4A7C15ULL;
-  // A digest's bytes are as good as any hash of them; a text's number is unique to it.
-  std::size_t hash = key.text;
-  if (key.text == k_digest) {
-    std::memcpy(&hash, key.digest.data(), sizeof hash);
-  }
-  return hash ^ (static_cast<std::size_t>(key.parent) * k_mix);
 }
 
 LayerTrie::Path LayerTrie::acquire(std::span<const Layer> layers, const ViewFlags& removed) {
@@ -102,7 +78,7 @@ void LayerTrie::release(std::span<const NodeId> path, const ViewFlags& removed) 
     }
     account(node, 1);
     if (node.users == 0) {
-      m_index.erase(node.entry->first);
+      index_erase(slot_of(node.key));
       node = Node{};
       m_free.push_back(id);
     }
@@ -128,7 +104,7 @@ std::vector<Layer> LayerTrie::layers(std::span<const NodeId> path) const {
   std::vector<Layer> layers(path.size());
   for (std::size_t index = 0; index < path.size(); ++index) {
     const Node& node = m_nodes[path[index]];
-    const ChainKey& key = node.entry->first;
+    const ChainKey& key = node.key;
     layers[index].diff_id = key.text == k_digest ? DiffId(key.digest) : DiffId(m_texts[key.text]);
     layers[index].size = node.size;
   }
@@ -143,7 +119,7 @@ bool LayerTrie::holds(std::span<const NodeId> path, std::span<const Layer> layer
   for (std::size_t index = 0; index < path.size(); ++index) {
     const Node& node = m_nodes[path[index]];
     const auto key = find_key(parent, layers[index].diff_id);
-    if (!key || *key != node.entry->first || node.size != layers[index].size) {
+    if (!key || *key != node.key || node.size != layers[index].size) {
       return false;
     }
     parent = path[index];
@@ -157,8 +133,13 @@ void LayerTrie::clear() {
 
 LayerTrie::NodeId LayerTrie::find_or_create(NodeId parent, const DiffId& diff_id) {
   const ChainKey key = make_key(parent, diff_id);
-  if (auto it = m_index.find(key); it != m_index.end()) {
-    return it->second;
+  if (!m_slots.empty()) {
+    if (const NodeId found = m_slots[slot_of(key)]; found != k_empty_slot) {
+      return found;
+    }
+  }
+  if ((m_indexed + 1) * 2 > m_slots.size()) {
+    index_grow();
   }
   NodeId id = 0;
   if (!m_free.empty()) {
@@ -168,8 +149,61 @@ LayerTrie::NodeId LayerTrie::find_or_create(NodeId parent, const DiffId& diff_id
     id = static_cast<NodeId>(m_nodes.size());
     m_nodes.emplace_back();
   }
-  m_nodes[id].entry = &*m_index.emplace(key, id).first;
+  m_nodes[id].key = key;
+  m_slots[slot_of(key)] = id;
+  ++m_indexed;
   return id;
+}
+
+std::size_t LayerTrie::hash(const ChainKey& key) {
+  constexpr std::uint64_t k_mix = 0x9E3779B97F4A7C15ULL;
+  // A digest's bytes are as good as any hash of them; a text's number is unique to it.
+  std::uint64_t bits = key.text;
+  if (key.text == k_digest) {
+    std::memcpy(&bits, key.digest.data(), sizeof bits);
+  }
+  // Multiplied, so that the slot (the top bits) depends on every bit of parent and diff ID.
+  return static_cast<std::size_t>((bits ^ (static_cast<std::uint64_t>(key.parent) * k_mix)) *
+                                  k_mix);
+}
+
+std::size_t LayerTrie::slot_of(const ChainKey& key) const {
+  const std::size_t mask = m_slots.size() - 1;
+  const int shift = std::countl_zero(mask);
+  for (std::size_t slot = (hash(key) >> shift) & mask;; slot = (slot + 1) & mask) {
+    const NodeId id = m_slots[slot];
+    if (id == k_empty_slot || m_nodes[id].key == key) {
+      return slot;
+    }
+  }
+}
+
+void LayerTrie::index_erase(std::size_t slot) {
+  // Backward shift: each later entry of the run moves into the hole unless its own home slot
+  // lies between the hole and it, so that no lookup meets an empty slot before its entry.
+  const std::size_t mask = m_slots.size() - 1;
+  const int shift = std::countl_zero(mask);
+  std::size_t hole = slot;
+  for (std::size_t next = (hole + 1) & mask; m_slots[next] != k_empty_slot;
+       next = (next + 1) & mask) {
+    const std::size_t home = (hash(m_nodes[m_slots[next]].key) >> shift) & mask;
+    if (((next - home) & mask) >= ((next - hole) & mask)) {
+      m_slots[hole] = m_slots[next];
+      hole = next;
+    }
+  }
+  m_slots[hole] = k_empty_slot;
+  --m_indexed;
+}
+
+void LayerTrie::index_grow() {
+  const std::vector<NodeId> old = std::exchange(
+      m_slots, std::vector<NodeId>(std::max<std::size_t>(16, m_slots.size() * 2), k_empty_slot));
+  for (const NodeId id : old) {
+    if (id != k_empty_slot) {
+      m_slots[slot_of(m_nodes[id].key)] = id;
+    }
+  }
 }
 
 void LayerTrie::account(const Node& node, std::int64_t sign) {

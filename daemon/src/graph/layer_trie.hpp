@@ -11,11 +11,11 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "graph/image_graph.hpp"
@@ -33,14 +33,6 @@ public:
   using NodeId = std::uint32_t;
   // The chain nodes of one image, base first.
   using Path = std::vector<NodeId>;
-
-  LayerTrie() = default;
-  // A copy points its nodes at its own keys.
-  LayerTrie(const LayerTrie& other);
-  LayerTrie& operator=(const LayerTrie& other);
-  LayerTrie(LayerTrie&&) noexcept = default;
-  LayerTrie& operator=(LayerTrie&&) noexcept = default;
-  ~LayerTrie() = default;
 
   // Adds one user to every chain prefix of `layers`. A node takes the size most recently
   // reported for it: all images report the same size for a chain, so a change is a correction.
@@ -71,6 +63,7 @@ public:
 private:
   static constexpr NodeId k_root = UINT32_MAX;
   static constexpr std::uint32_t k_digest = UINT32_MAX;
+  static constexpr NodeId k_empty_slot = UINT32_MAX;
 
   // A node's key: its parent and its diff ID. Diff IDs are "sha256:" and 64 hex digits, kept as
   // the 32 bytes they spell (a large host has hundreds of thousands of nodes); any other text is
@@ -82,17 +75,11 @@ private:
 
     bool operator==(const ChainKey&) const = default;
   };
-  struct ChainHash {
-    std::size_t operator()(const ChainKey& key) const noexcept;
-  };
-  using Index = std::unordered_map<ChainKey, NodeId, ChainHash>;
 
   struct Node {
-    // The node's entry in m_index, which holds its diff ID (an unordered_map never moves its
-    // elements); null while the node is free.
-    const Index::value_type* entry = nullptr;
+    ChainKey key;
     std::int64_t size = 0;
-    std::uint32_t users = 0;
+    std::uint32_t users = 0;                        // none: the node is free
     std::array<std::uint32_t, k_view_count> kept{}; // users the view keeps
   };
 
@@ -103,11 +90,19 @@ private:
   // Adds (sign 1) or takes away (sign -1) what `node` contributes to the running totals.
   void account(const Node& node, std::int64_t sign);
 
-  std::vector<Node> m_nodes;
+  // The index: node IDs in open addressing by key, linear probing, at most half full. Next to a
+  // node of its own per chain (a std::unordered_map's), this costs a few bytes per node.
+  static std::size_t hash(const ChainKey& key);
+  // The slot that holds `key`, or the empty slot where it would go.
+  [[nodiscard]] std::size_t slot_of(const ChainKey& key) const;
+  void index_erase(std::size_t slot);
+  void index_grow();
+
+  // A deque, so that a large trie never holds a doubled vector's spare half.
+  std::deque<Node> m_nodes;
   std::vector<NodeId> m_free;
-  // The diff ID lives only in the key: a node is found by (parent node, diff ID) and reads its
-  // diff ID back through Node::entry.
-  Index m_index;
+  std::vector<NodeId> m_slots; // a power of two, or empty
+  std::size_t m_indexed = 0;
   // Diff IDs that are not digests (test data, unusual engines): few, so kept for good.
   std::vector<std::string> m_texts;
   StringMap<std::uint32_t> m_text_numbers;

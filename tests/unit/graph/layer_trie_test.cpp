@@ -1,4 +1,5 @@
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -132,6 +133,43 @@ TEST(LayerTrie, a_copy_reads_its_own_chains) {
   trie.reset();
   EXPECT_EQ(copy.layers(ab), k_ab);
   EXPECT_TRUE(copy.holds(ab, k_ab));
+}
+
+TEST(LayerTrie, many_chains_added_and_taken_away_are_found_again) {
+  LayerTrie trie;
+  std::mt19937 random(7);
+  const auto digest = [&] {
+    std::string text = "sha256:";
+    for (int i = 0; i < 64; ++i) {
+      text += "0123456789abcdef"[random() % 16];
+    }
+    return text;
+  };
+  // Chains off a few shared bases, so that nodes have parents with many children.
+  std::vector<std::vector<Layer>> bases(8);
+  for (auto& base : bases) {
+    base = {{digest(), 1}, {digest(), 2}};
+  }
+  std::vector<std::vector<Layer>> chains;
+  std::vector<LayerTrie::Path> paths;
+  for (int n = 0; n < 3000; ++n) {
+    std::vector<Layer> chain = bases[random() % bases.size()];
+    for (auto extra = random() % 3 + 1; extra > 0; --extra) {
+      chain.push_back({random() % 5 == 0 ? DiffId("text-" + std::to_string(n)) : digest(), 3});
+    }
+    paths.push_back(trie.acquire(chain, k_kept));
+    chains.push_back(std::move(chain));
+  }
+  for (std::size_t n = 0; n < chains.size(); n += 2) {
+    trie.release(paths[n], k_kept);
+  }
+  std::size_t nodes = 16;
+  for (std::size_t n = 1; n < chains.size(); n += 2) {
+    ASSERT_EQ(trie.layers(paths[n]), chains[n]) << n;
+    ASSERT_EQ(trie.acquire(chains[n], k_kept), paths[n]) << n;
+    nodes += chains[n].size() - 2;
+  }
+  EXPECT_EQ(trie.node_count(), nodes);
 }
 
 } // namespace
