@@ -292,15 +292,18 @@ private:
     }
     m_seen_resyncs = resyncs;
     const graph::ImageGraph& graph = m_tracker.graph();
-    std::vector<std::string> ids = graph.image_ids();
+    // The images themselves, not copies of their IDs: a large host has 100k of them.
+    const std::vector<const graph::Image*> images = graph.images();
+    std::vector<std::string_view> ids;
+    ids.reserve(images.size());
     std::vector<std::pair<std::string_view, std::int64_t>> seeds;
-    seeds.reserve(ids.size());
+    seeds.reserve(images.size());
     m_layers_to_record.clear();
-    for (const std::string& id : ids) {
-      const graph::Image* image = graph.find_image(id);
-      seeds.emplace_back(id, std::max(image->created, image->last_tag_time.value_or(0)));
-      if (m_state->persistent() && !m_state->has_layers(id)) {
-        m_layers_to_record.push_back(id);
+    for (const graph::Image* image : images) {
+      ids.emplace_back(image->id);
+      seeds.emplace_back(image->id, std::max(image->created, image->last_tag_time.value_or(0)));
+      if (m_state->persistent() && !m_state->has_layers(image->id)) {
+        m_layers_to_record.push_back(image->id);
       }
     }
     m_state->release_loaded_layers();

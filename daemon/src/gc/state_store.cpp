@@ -608,7 +608,7 @@ void StateStore::forget(std::string_view image_id) {
   }
 }
 
-void StateStore::retain_only(const std::vector<std::string>& live_ids) {
+void StateStore::retain_only(const std::vector<std::string_view>& live_ids) {
   auto& impl = *m_impl;
   const std::unordered_set<std::string_view> live(live_ids.begin(), live_ids.end());
   std::vector<std::string> dropped;

@@ -65,7 +65,7 @@ public:
   void forget(std::string_view image_id);
   // Drops the records (last use and layers) of every image not in `live_ids` (after a full sync),
   // in one transaction.
-  void retain_only(const std::vector<std::string>& live_ids);
+  void retain_only(const std::vector<std::string_view>& live_ids);
 
   [[nodiscard]] std::size_t size() const;
   // Writes that did not reach the database since open.
