@@ -650,7 +650,10 @@ void StateStore::seed_uses(const std::vector<std::pair<std::string_view, std::in
   auto& impl = *m_impl;
   std::vector<std::pair<std::string_view, std::int64_t>> fresh;
   for (const auto& [id, time] : seeds) {
-    if (impl.last_used.try_emplace(std::string(id), time).second) {
+    // Looked up first: after the first start nearly every image has a time, and a key to insert
+    // is a string made on the heap.
+    if (!impl.last_used.contains(id)) {
+      impl.last_used.emplace(std::string(id), time);
       fresh.emplace_back(id, time);
     }
   }
