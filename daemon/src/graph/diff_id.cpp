@@ -1,5 +1,7 @@
 #include "graph/diff_id.hpp"
 
+#include <cstring>
+
 namespace imagegc::graph {
 
 DiffId::DiffId(std::string_view text) {
@@ -25,3 +27,14 @@ std::string DiffId::text() const {
 }
 
 } // namespace imagegc::graph
+
+std::size_t
+std::hash<imagegc::graph::DiffId>::operator()(const imagegc::graph::DiffId& id) const noexcept {
+  if (const imagegc::util::Sha256Bytes* digest = id.digest()) {
+    // A digest's bytes are as good as any hash of them.
+    std::size_t hash = 0;
+    std::memcpy(&hash, digest->data(), sizeof hash);
+    return hash;
+  }
+  return std::hash<std::string_view>{}(id.other_text());
+}

@@ -4,6 +4,8 @@
 // trie and the state file key chains by those bytes anyway. Any other text (test data, unusual
 // engines) is kept as it is.
 
+#include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -37,3 +39,8 @@ private:
 };
 
 } // namespace imagegc::graph
+
+// So that diff IDs can key hash sets (the bases a loader looks for, say).
+template <> struct std::hash<imagegc::graph::DiffId> {
+  std::size_t operator()(const imagegc::graph::DiffId& id) const noexcept;
+};

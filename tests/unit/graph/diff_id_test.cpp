@@ -1,4 +1,5 @@
 #include <string>
+#include <unordered_set>
 
 #include <gtest/gtest.h>
 
@@ -28,6 +29,13 @@ TEST(DiffId, anything_else_is_kept_as_text) {
   }
   EXPECT_NE(DiffId("sha256:" + k_hex), DiffId("sha256:" + std::string(62, '0') + "AF"));
   EXPECT_EQ(DiffId().text(), "");
+}
+
+TEST(DiffId, keys_a_hash_set) {
+  const std::unordered_set<DiffId> ids = {DiffId("sha256:" + k_hex), DiffId("l1")};
+  EXPECT_TRUE(ids.contains(DiffId("sha256:" + k_hex)));
+  EXPECT_TRUE(ids.contains(DiffId("l1")));
+  EXPECT_FALSE(ids.contains(DiffId("l2")));
 }
 
 } // namespace
