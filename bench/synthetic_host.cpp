@@ -16,9 +16,9 @@ const SyntheticHost& synthetic_host(std::size_t count) {
   host = std::make_unique<SyntheticHost>();
   test::FakeEngine fake;
   const auto order = fake.add_synthetic_images(count, 7);
-  std::map<std::string, graph::Image> by_id;
+  std::map<std::string, graph::ImageWithLayers> by_id;
   for (const auto& image : fake.images()) {
-    graph::Image converted;
+    graph::ImageWithLayers converted;
     converted.id = image.id;
     converted.parent = image.parent;
     converted.tags = image.tags;

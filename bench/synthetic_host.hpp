@@ -10,7 +10,7 @@
 namespace imagegc::bench {
 
 struct SyntheticHost {
-  std::vector<graph::Image> images; // parents before children
+  std::vector<graph::ImageWithLayers> images; // parents before children
   std::vector<graph::ContainerRef> containers;
 };
 

@@ -262,7 +262,7 @@ TEST_P(DockerScenarios, buildkit_build_makes_no_intermediate_images) {
   EXPECT_EQ(graph.image_count(), before + 1);
   EXPECT_EQ(count_in_state(graph, ImageState::intermediate), 0u);
   EXPECT_TRUE(graph.find_image(id)->parent.empty());
-  EXPECT_EQ(graph.find_image(id)->layers.size(), 4u) << "busybox's layer and one per RUN";
+  EXPECT_EQ(graph.layers(*graph.find_image(id)).size(), 4u) << "busybox's layer and one per RUN";
 }
 
 // What only Podman does: the base imported under its Docker Hub name, Docker Hub names shown
@@ -283,7 +283,7 @@ TEST_P(PodmanScenarios, the_imported_base_is_tagged_under_its_familiar_name) {
   const auto* base = graph.find_by_reference("busybox:latest");
   ASSERT_NE(base, nullptr) << "docker.io/library/busybox:latest, as Docker would show it";
   EXPECT_EQ(graph.state(base->id), ImageState::tagged);
-  EXPECT_EQ(base->layers.size(), 1u);
+  EXPECT_EQ(graph.layers(*base).size(), 1u);
   EXPECT_GT(graph.layers_bytes(), 1'000'000) << "busybox-static is over a megabyte";
 }
 

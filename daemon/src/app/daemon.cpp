@@ -99,6 +99,9 @@ public:
     m_notify.start_watchdog();
     wait_for_signal();
     asio::co_spawn(m_io, m_tracker.run(), rethrow);
+    // The first re-list takes the chain of every image the state file remembers. Read them in
+    // one pass, once the tracker has asked the engine for its lists.
+    asio::post(m_io, [this] { m_state->load_layers(); });
     asio::co_spawn(m_io, scheduler(), [this](const std::exception_ptr& error) {
       m_signals.cancel();
       m_tracker.stop();
@@ -289,17 +292,21 @@ private:
     }
     m_seen_resyncs = resyncs;
     const graph::ImageGraph& graph = m_tracker.graph();
-    std::vector<std::string> ids = graph.image_ids();
+    // The images themselves, not copies of their IDs: a large host has 100k of them.
+    const std::vector<const graph::Image*> images = graph.images();
+    std::vector<std::string_view> ids;
+    ids.reserve(images.size());
     std::vector<std::pair<std::string_view, std::int64_t>> seeds;
-    seeds.reserve(ids.size());
+    seeds.reserve(images.size());
     m_layers_to_record.clear();
-    for (const std::string& id : ids) {
-      const graph::Image* image = graph.find_image(id);
-      seeds.emplace_back(id, std::max(image->created, image->last_tag_time.value_or(0)));
-      if (m_state->persistent() && !m_state->has_layers(id)) {
-        m_layers_to_record.push_back(id);
+    for (const graph::Image* image : images) {
+      ids.emplace_back(image->id);
+      seeds.emplace_back(image->id, std::max(image->created, image->last_tag_time.value_or(0)));
+      if (m_state->persistent() && !m_state->has_layers(image->id)) {
+        m_layers_to_record.push_back(image->id);
       }
     }
+    m_state->release_loaded_layers();
     m_state->seed_uses(seeds);
     m_state->retain_only(ids);
     if (!m_layers_to_record.empty() && !m_layers_recording) {
@@ -333,7 +340,7 @@ private:
       }
     }
     m_layers_to_record.resize(m_layers_to_record.size() - count);
-    m_state->record_layers(images);
+    m_state->record_layers(graph, images);
     if (m_layers_to_record.empty()) {
       m_layers_to_record.shrink_to_fit();
       m_layers_recording = false;

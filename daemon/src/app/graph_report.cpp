@@ -24,8 +24,9 @@ std::int64_t layer_bytes(const std::vector<graph::Layer>& layers, std::size_t fr
 // Bytes an image adds on top of its parent's layers.
 std::int64_t added_bytes(const graph::ImageGraph& graph, const graph::Image& image) {
   const graph::Image* parent = image.parent.empty() ? nullptr : graph.find_image(image.parent);
-  const std::size_t inherited = parent ? std::min(parent->layers.size(), image.layers.size()) : 0;
-  return layer_bytes(image.layers, inherited);
+  const std::vector<graph::Layer> layers = graph.layers(image);
+  const std::size_t inherited = parent ? std::min(graph.layers(*parent).size(), layers.size()) : 0;
+  return layer_bytes(layers, inherited);
 }
 
 std::string containers_note(const graph::ImageGraph& graph, const graph::Image& image) {
@@ -78,7 +79,7 @@ std::string render_table(const graph::ImageGraph& graph,
     std::snprintf(line, sizeof line, "%-12s  %-12s  %10s  %10s  %-20s  ",
                   short_id(image->id).c_str(),
                   std::string(graph::to_string(graph.state(image->id))).c_str(),
-                  util::human_bytes(layer_bytes(image->layers)).c_str(),
+                  util::human_bytes(layer_bytes(graph.layers(*image))).c_str(),
                   util::human_bytes(graph.unique_bytes(image->id)).c_str(),
                   util::iso8601_utc(image->created).c_str());
     out << line << tags_text(image->tags) << containers_note(graph, *image) << '\n';
@@ -99,9 +100,10 @@ std::string render_json(const graph::ImageGraph& graph, const EngineSummary& eng
     item["created"] = image.created;
     item["state"] = graph::to_string(graph.state(id));
     item["containers"] = graph.containers_using(id);
-    item["size_bytes"] = layer_bytes(image.layers);
+    const std::vector<graph::Layer> layers = graph.layers(image);
+    item["size_bytes"] = layer_bytes(layers);
     item["unique_bytes"] = graph.unique_bytes(id);
-    item["layers"] = image.layers.size();
+    item["layers"] = layers.size();
     images.push_back(std::move(item));
   }
   nlohmann::ordered_json document;

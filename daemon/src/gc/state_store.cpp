@@ -145,14 +145,15 @@ std::string encode_layers(const std::vector<graph::Layer>& layers) {
   std::string out(1, static_cast<char>(k_layers_format));
   out.reserve(1 + layers.size() * 41);
   for (const graph::Layer& layer : layers) {
-    if (const auto digest = util::parse_sha256_digest(layer.diff_id)) {
+    if (const util::Sha256Bytes* digest = layer.diff_id.digest()) {
       out.push_back(static_cast<char>(k_layer_sha256));
       out.append(reinterpret_cast<const char*>(digest->data()), digest->size());
     } else {
-      const std::size_t length = std::min<std::size_t>(layer.diff_id.size(), 0xffff);
+      const std::string_view text = layer.diff_id.other_text();
+      const std::size_t length = std::min<std::size_t>(text.size(), 0xffff);
       out.push_back(static_cast<char>(k_layer_text));
       append_le(out, length, 2);
-      out.append(layer.diff_id, 0, length);
+      out.append(text.substr(0, length));
     }
     append_le(out, static_cast<std::uint64_t>(layer.size), 8);
   }
@@ -172,12 +173,12 @@ std::optional<std::vector<graph::Layer>> decode_layers(std::string_view in) {
     if (kind == k_layer_sha256 && in.size() - at >= sizeof(util::Sha256Bytes)) {
       util::Sha256Bytes digest{};
       std::memcpy(digest.data(), in.data() + at, digest.size());
-      util::append_sha256_digest(layer.diff_id, digest);
+      layer.diff_id = graph::DiffId(digest);
       at += digest.size();
     } else if (kind == k_layer_text && in.size() - at >= 2) {
       const auto length = static_cast<std::size_t>(read_le(in, at, 2));
       at += 2;
-      if (in.size() - at < length) {
+      if (length == 0 || in.size() - at < length) {
         return std::nullopt;
       }
       layer.diff_id = in.substr(at, length);
@@ -190,7 +191,7 @@ std::optional<std::vector<graph::Layer>> decode_layers(std::string_view in) {
     }
     layer.size = static_cast<std::int64_t>(read_le(in, at, 8));
     at += 8;
-    if (layer.size < 0 || layer.diff_id.empty()) {
+    if (layer.size < 0) {
       return std::nullopt;
     }
     layers.push_back(std::move(layer));
@@ -258,6 +259,7 @@ struct Store {
   graph::StringMap<std::int64_t> last_used;
   graph::StringMap<std::string> meta;
   std::unordered_set<std::string, graph::StringHash, std::equal_to<>> layer_ids;
+  graph::StringMap<std::vector<graph::Layer>> loaded_layers; // by load_layers(), until taken
   std::uint64_t write_failures = 0;
   // Failures since the last successful write: while the disk stays full only the first is logged.
   std::uint64_t failures_in_a_row = 0;
@@ -606,7 +608,7 @@ void StateStore::forget(std::string_view image_id) {
   }
 }
 
-void StateStore::retain_only(const std::vector<std::string>& live_ids) {
+void StateStore::retain_only(const std::vector<std::string_view>& live_ids) {
   auto& impl = *m_impl;
   const std::unordered_set<std::string_view> live(live_ids.begin(), live_ids.end());
   std::vector<std::string> dropped;
@@ -648,7 +650,10 @@ void StateStore::seed_uses(const std::vector<std::pair<std::string_view, std::in
   auto& impl = *m_impl;
   std::vector<std::pair<std::string_view, std::int64_t>> fresh;
   for (const auto& [id, time] : seeds) {
-    if (impl.last_used.try_emplace(std::string(id), time).second) {
+    // Looked up first: after the first start nearly every image has a time, and a key to insert
+    // is a string made on the heap.
+    if (!impl.last_used.contains(id)) {
+      impl.last_used.emplace(std::string(id), time);
       fresh.emplace_back(id, time);
     }
   }
@@ -662,10 +667,15 @@ void StateStore::seed_uses(const std::vector<std::pair<std::string_view, std::in
   impl.commit_or_roll_back(rc, "the seeded uses", fmt::format("{} images", fresh.size()));
 }
 
-std::optional<std::vector<graph::Layer>> StateStore::layers(std::string_view image_id) const {
+std::optional<std::vector<graph::Layer>> StateStore::layers(std::string_view image_id) {
   auto& impl = *m_impl;
   if (!impl.database || !impl.layer_ids.contains(image_id)) {
     return std::nullopt;
+  }
+  if (const auto loaded = impl.loaded_layers.find(image_id); loaded != impl.loaded_layers.end()) {
+    std::vector<graph::Layer> layers = std::move(loaded->second);
+    impl.loaded_layers.erase(loaded);
+    return layers;
   }
   sqlite3_stmt* statement = impl.get_layers.get();
   std::optional<std::vector<graph::Layer>> layers;
@@ -681,19 +691,53 @@ std::optional<std::vector<graph::Layer>> StateStore::layers(std::string_view ima
   return layers;
 }
 
+void StateStore::load_layers() {
+  auto& impl = *m_impl;
+  if (!impl.database) {
+    return;
+  }
+  impl.loaded_layers.clear();
+  impl.loaded_layers.reserve(impl.layer_ids.size());
+  const int rc =
+      query(impl.database.get(), "SELECT id, layers FROM image_layers", [&](sqlite3_stmt* row) {
+        const auto* bytes = static_cast<const char*>(sqlite3_column_blob(row, 1));
+        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(row, 1));
+        if (bytes == nullptr) {
+          return;
+        }
+        if (auto layers = decode_layers(std::string_view(bytes, size))) {
+          impl.loaded_layers.insert_or_assign(column_text(row, 0), std::move(*layers));
+        }
+      });
+  if (rc != SQLITE_OK) {
+    // layers() still reads each chain by itself.
+    spdlog::warn("cannot read the layer chains from {}: {}", impl.path,
+                 error_text(impl.database.get(), rc));
+    release_loaded_layers();
+  }
+}
+
+void StateStore::release_loaded_layers() {
+  graph::StringMap<std::vector<graph::Layer>>().swap(m_impl->loaded_layers);
+}
+
 bool StateStore::has_layers(std::string_view image_id) const {
   return m_impl->layer_ids.contains(image_id);
 }
 
-void StateStore::record_layers(const std::vector<const graph::Image*>& images) {
+void StateStore::record_layers(const graph::ImageGraph& graph,
+                               const std::vector<const graph::Image*>& images) {
   auto& impl = *m_impl;
   if (!impl.database) {
     return; // nothing to gain: a restart starts from nothing anyway
   }
-  std::vector<const graph::Image*> fresh;
+  std::vector<std::pair<const graph::Image*, std::string>> fresh;
   for (const graph::Image* image : images) {
-    if (!image->layers.empty() && !impl.layer_ids.contains(image->id)) {
-      fresh.push_back(image);
+    if (impl.layer_ids.contains(image->id)) {
+      continue;
+    }
+    if (const std::vector<graph::Layer> layers = graph.layers(*image); !layers.empty()) {
+      fresh.emplace_back(image, encode_layers(layers));
     }
   }
   if (fresh.empty()) {
@@ -701,11 +745,11 @@ void StateStore::record_layers(const std::vector<const graph::Image*>& images) {
   }
   int rc = execute(impl.begin.get());
   for (std::size_t i = 0; rc == SQLITE_OK && i < fresh.size(); ++i) {
-    const std::string encoded = encode_layers(fresh[i]->layers);
-    rc = execute(impl.put_layers.get(), std::string_view(fresh[i]->id), Blob{encoded});
+    const auto& [image, encoded] = fresh[i];
+    rc = execute(impl.put_layers.get(), std::string_view(image->id), Blob{encoded});
   }
   if (impl.commit_or_roll_back(rc, "the layers", fmt::format("{} images", fresh.size()))) {
-    for (const graph::Image* image : fresh) {
+    for (const auto& [image, encoded] : fresh) {
       impl.layer_ids.insert(image->id);
     }
   }

@@ -65,7 +65,7 @@ public:
   void forget(std::string_view image_id);
   // Drops the records (last use and layers) of every image not in `live_ids` (after a full sync),
   // in one transaction.
-  void retain_only(const std::vector<std::string>& live_ids);
+  void retain_only(const std::vector<std::string_view>& live_ids);
 
   [[nodiscard]] std::size_t size() const;
   // Writes that did not reach the database since open.
@@ -75,11 +75,18 @@ public:
   // The layer chain (diff IDs and sizes, base first) of each image ID the daemon has read. An image
   // ID's layers never change, so a restart takes them from here instead of inspecting the image
   // and reading its history again. Only the IDs are held in memory; a chain is read when asked
-  // for. A record that does not decode is reported as absent (and the image read again).
-  [[nodiscard]] std::optional<std::vector<graph::Layer>> layers(std::string_view image_id) const;
+  // for, or handed over (once) from what load_layers() read. A record that does not decode is
+  // reported as absent (and the image read again).
+  [[nodiscard]] std::optional<std::vector<graph::Layer>> layers(std::string_view image_id);
+  // Reads every recorded chain in one pass over the table, for layers() to hand over: a restart's
+  // first re-list asks for the chain of every image, and one pass costs far less than a lookup
+  // per image. release_loaded_layers() drops what was not asked for.
+  void load_layers();
+  void release_loaded_layers();
   [[nodiscard]] bool has_layers(std::string_view image_id) const;
-  // Records the chains of `images` not recorded yet, in one transaction.
-  void record_layers(const std::vector<const graph::Image*>& images);
+  // Records the chains of `images` (images of `graph`) not recorded yet, in one transaction.
+  void record_layers(const graph::ImageGraph& graph,
+                     const std::vector<const graph::Image*>& images);
   [[nodiscard]] std::size_t layer_records() const;
 
   // Persisted key/value metadata (e.g. "seeded" = "1").

@@ -43,7 +43,7 @@ std::string layer_text(const std::vector<Layer>& layers, std::size_t index) {
   if (index >= layers.size()) {
     return "none";
   }
-  return layers[index].diff_id + " (" + std::to_string(layers[index].size) + " bytes)";
+  return layers[index].diff_id.text() + " (" + std::to_string(layers[index].size) + " bytes)";
 }
 
 // Layer lists are long: name the first layer that differs rather than printing both lists.
@@ -56,7 +56,9 @@ std::string layers_text(const std::vector<Layer>& expected, const std::vector<La
          layer_text(expected, index) + " != " + layer_text(actual, index);
 }
 
-void compare_images(const Image& expected, const Image& actual, std::vector<std::string>& lines) {
+void compare_images(const ImageGraph& expected_graph, const Image& expected,
+                    const ImageGraph& actual_graph, const Image& actual,
+                    std::vector<std::string>& lines) {
   const std::string prefix = "image " + expected.id + " ";
   if (expected.parent != actual.parent) {
     lines.push_back(prefix + "parent: " + quoted(expected.parent) + " != " + quoted(actual.parent));
@@ -84,8 +86,10 @@ void compare_images(const Image& expected, const Image& actual, std::vector<std:
     lines.push_back(prefix + "labels: " + labels_text(expected.labels) +
                     " != " + labels_text(actual.labels));
   }
-  if (expected.layers != actual.layers) {
-    lines.push_back(prefix + "layers: " + layers_text(expected.layers, actual.layers));
+  const std::vector<Layer> expected_layers = expected_graph.layers(expected);
+  const std::vector<Layer> actual_layers = actual_graph.layers(actual);
+  if (expected_layers != actual_layers) {
+    lines.push_back(prefix + "layers: " + layers_text(expected_layers, actual_layers));
   }
 }
 
@@ -144,7 +148,12 @@ std::vector<const ContainerRef*> sorted_containers(const ImageGraph& graph) {
 std::vector<std::string> ImageGraph::differences(const ImageGraph& expected,
                                                  const ImageGraph& actual) {
   std::vector<std::string> lines;
-  merge_compare(sorted_images(expected), sorted_images(actual), "image", compare_images, lines);
+  merge_compare(
+      sorted_images(expected), sorted_images(actual), "image",
+      [&](const Image& expected_image, const Image& actual_image, std::vector<std::string>& out) {
+        compare_images(expected, expected_image, actual, actual_image, out);
+      },
+      lines);
   merge_compare(sorted_containers(expected), sorted_containers(actual), "container",
                 compare_containers, lines);
   return lines;

@@ -150,7 +150,9 @@ struct ImageGraph::State {
   // Keyed by parent ID, also for parents not in the graph: when such a parent arrives later
   // (a re-list reads images in any order) its edges are already there.
   StringMap<IdSet> children;
-  StringMap<std::string> references; // "repo:tag" or "repo@digest" -> image ID
+  // "repo:tag" or "repo@digest" -> the image it names. An entry forgets its references before
+  // it goes, so no pointer here outlives its entry.
+  StringMap<Entry*> references;
   StringMap<ContainerRef> containers;
   StringMap<Usage> usage; // by image ID, also for images not in the graph
   LayerTrie layers;
@@ -166,9 +168,12 @@ struct ImageGraph::State {
         containers(other.containers), usage(other.usage), layers(other.layers),
         category_counts(other.category_counts), free_slots(other.free_slots),
         slot_bound(other.slot_bound) {
-    // The copied parent pointers still point into `other`.
+    // The copied pointers still point into `other`.
     for (auto& [id, entry] : images) {
       entry.parent_entry = entry.parent.empty() ? nullptr : find(entry.parent);
+    }
+    for (auto& [reference, owner] : references) {
+      owner = find(owner->id);
     }
   }
   State& operator=(const State&) = delete;
@@ -293,34 +298,34 @@ struct ImageGraph::State {
     }
   }
 
-  void forget_references(const std::string& id, const Image& image) {
-    for (const auto* list : {&image.tags, &image.digests}) {
+  void forget_references(const Entry& entry) {
+    for (const auto* list : {&entry.tags, &entry.digests}) {
       for (const std::string& reference : *list) {
         if (const auto it = references.find(reference);
-            it != references.end() && it->second == id) {
+            it != references.end() && it->second == &entry) {
           references.erase(it);
         }
       }
     }
   }
 
-  // Points `image`'s references at it, taking them away from their previous owners: the engine
-  // sends no untag for the image a moved tag left. Returns the owners that lost a reference.
-  std::vector<Entry*> claim_references(const std::string& id, const Image& image) {
+  // Points `image`'s references at `entry` (where `image` is going), taking them away from their
+  // previous owners: the engine sends no untag for the image a moved tag left. Returns the owners
+  // that lost a reference.
+  std::vector<Entry*> claim_references(Entry& entry, const Image& image) {
     std::vector<Entry*> losers;
     for (const auto* list : {&image.tags, &image.digests}) {
       for (const std::string& reference : *list) {
-        auto [it, inserted] = references.try_emplace(reference, id);
-        if (inserted || it->second == id) {
+        auto [it, inserted] = references.try_emplace(reference, &entry);
+        if (inserted || it->second == &entry) {
           continue;
         }
-        if (Entry* owner = find(it->second); owner != nullptr) {
-          if (!erase_sorted(owner->tags, reference)) {
-            erase_sorted(owner->digests, reference);
-          }
-          losers.push_back(owner);
+        Entry* owner = it->second;
+        if (!erase_sorted(owner->tags, reference)) {
+          erase_sorted(owner->digests, reference);
         }
-        it->second = id;
+        losers.push_back(owner);
+        it->second = &entry;
       }
     }
     return losers;
@@ -335,11 +340,11 @@ struct ImageGraph::State {
   // The entry of an image of this graph (find_image, images()).
   static const Entry& entry_of(const Image& image) { return static_cast<const Entry&>(image); }
 
-  void insert(Image image) {
+  void insert(ImageWithLayers image) {
     const std::string id = image.id;
-    const std::vector<Entry*> losers = claim_references(id, image);
     Entry& entry = images[id];
-    static_cast<Image&>(entry) = std::move(image);
+    const std::vector<Entry*> losers = claim_references(entry, image);
+    static_cast<Image&>(entry) = std::move(static_cast<Image&>(image));
     if (free_slots.empty()) {
       entry.slot = slot_bound++;
     } else {
@@ -364,19 +369,22 @@ struct ImageGraph::State {
     for (std::size_t view = 0; view < k_view_count; ++view) {
       entry.removed[view] = view_removes(entry, view);
     }
-    entry.path = layers.acquire(entry.layers, entry.removed);
+    entry.path = layers.acquire(image.layers, entry.removed);
     recount(entry);
     link_parent(id, entry);
     settle_all(losers);
   }
 
-  void replace(Entry& entry, Image image) {
+  // Replaces what the graph knows of an image; its layers too when `chain` is given.
+  void replace(Entry& entry, Image image, std::optional<std::span<const Layer>> chain) {
     const std::string id = image.id;
-    forget_references(id, entry.image());
-    const std::vector<Entry*> losers = claim_references(id, image);
-    if (entry.layers != image.layers) {
-      layers.release(entry.layers, entry.path, entry.removed);
-      entry.path = layers.acquire(image.layers, entry.removed);
+    forget_references(entry);
+    const std::vector<Entry*> losers = claim_references(entry, image);
+    if (chain && !layers.holds(entry.path, *chain)) {
+      // Acquired before the release, so that nodes both chains hold are never freed.
+      LayerTrie::Path path = layers.acquire(*chain, entry.removed);
+      layers.release(entry.path, entry.removed);
+      entry.path = std::move(path);
     }
     const bool parent_changed = entry.parent != image.parent;
     if (parent_changed) {
@@ -397,8 +405,8 @@ struct ImageGraph::State {
         find(child_id)->parent_entry = nullptr;
       }
     }
-    forget_references(id, entry.image());
-    layers.release(entry.layers, entry.path, entry.removed);
+    forget_references(entry);
+    layers.release(entry.path, entry.removed);
     if (entry.category != k_no_category) {
       --category_counts[entry.category];
     }
@@ -582,12 +590,13 @@ ImageGraph& ImageGraph::operator=(const ImageGraph& other) {
 ImageGraph::ImageGraph(ImageGraph&&) noexcept = default;
 ImageGraph& ImageGraph::operator=(ImageGraph&&) noexcept = default;
 
-void ImageGraph::upsert_image(Image image) {
+void ImageGraph::upsert_image(ImageWithLayers image) {
   State& data = writable(m_state);
   sort_unique(image.tags);
   sort_unique(image.digests);
   if (Entry* entry = data.find(image.id); entry != nullptr) {
-    data.replace(*entry, std::move(image));
+    const std::vector<Layer> chain = std::move(image.layers);
+    data.replace(*entry, std::move(image), chain);
   } else {
     data.insert(std::move(image));
   }
@@ -617,7 +626,7 @@ bool ImageGraph::set_references(std::string_view id, std::vector<std::string> ta
   image.digests = std::move(digests);
   sort_unique(image.tags);
   sort_unique(image.digests);
-  data.replace(*entry, std::move(image));
+  data.replace(*entry, std::move(image), std::nullopt);
   return true;
 }
 
@@ -755,12 +764,20 @@ std::vector<ContainerRef> ImageGraph::containers() const {
 const Image* ImageGraph::find_by_reference(std::string_view reference) const {
   const State& data = readable(m_state);
   const auto it = data.references.find(reference);
-  return it == data.references.end() ? nullptr : find_image(it->second);
+  return it == data.references.end() ? nullptr : &it->second->image();
 }
 
 const Image* ImageGraph::parent_of(const Image& image) const {
   const Entry* parent = State::entry_of(image).parent_entry;
   return parent == nullptr ? nullptr : &parent->image();
+}
+
+std::vector<Layer> ImageGraph::layers(const Image& image) const {
+  return readable(m_state).layers.layers(State::entry_of(image).path);
+}
+
+ImageWithLayers ImageGraph::with_layers(const Image& image) const {
+  return {image, layers(image)};
 }
 
 std::vector<std::string> ImageGraph::children(std::string_view id) const {

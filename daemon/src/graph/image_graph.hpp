@@ -24,6 +24,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "graph/diff_id.hpp"
+
 namespace imagegc::graph {
 
 enum class ImageState { tagged, dangling, intermediate };
@@ -31,13 +33,15 @@ enum class ImageState { tagged, dangling, intermediate };
 std::string_view to_string(ImageState state);
 
 struct Layer {
-  std::string diff_id;
+  DiffId diff_id;
   std::int64_t size = 0;
 
   bool operator==(const Layer&) const = default;
 };
 
-// What the graph knows of one image. Children and containers are derived and kept by the graph.
+// What the graph keeps of one image. Children and containers are derived and kept by the graph;
+// the layer chain lives only in the graph's layer accounting (ImageGraph::layers gives it back),
+// where images that share a chain prefix share its nodes.
 struct Image {
   std::string id;                   // "sha256:<hex>"
   std::string parent;               // "" when none
@@ -50,9 +54,15 @@ struct Image {
   // compares. nullopt on the classic store, where prune compares `created`.
   std::optional<std::int64_t> stored_at;
   std::map<std::string, std::string> labels;
-  std::vector<Layer> layers; // base first; an image ID's layers never change
 
   bool operator==(const Image&) const = default;
+};
+
+// An image with its layer chain: what the engine's answers are made into and upsert_image takes.
+struct ImageWithLayers : Image {
+  std::vector<Layer> layers; // base first; an image ID's layers never change
+
+  bool operator==(const ImageWithLayers&) const = default;
 };
 
 struct ContainerRef {
@@ -81,7 +91,7 @@ public:
 
   // Adds or replaces an image. Tags and digests it carries are taken away from any other image
   // (a reference names exactly one image: a tag moved by a rebuild sends no untag event).
-  void upsert_image(Image image);
+  void upsert_image(ImageWithLayers image);
   // Removes an image; its children keep their parent ID (as the engine reports them).
   bool remove_image(std::string_view id);
   // Replaces the references of a known image; same move semantics as upsert_image.
@@ -112,6 +122,10 @@ public:
   // The parent of an image of this graph (from find_image or images()) while the parent is in
   // the graph, else nullptr: what find_image(image.parent) finds, without looking it up.
   [[nodiscard]] const Image* parent_of(const Image& image) const;
+  // The layer chain of an image of this graph (from find_image or images()), base first.
+  [[nodiscard]] std::vector<Layer> layers(const Image& image) const;
+  // An image of this graph with its layer chain.
+  [[nodiscard]] ImageWithLayers with_layers(const Image& image) const;
   // Children present in the graph, sorted.
   [[nodiscard]] std::vector<std::string> children(std::string_view id) const;
   [[nodiscard]] ImageState state(std::string_view id) const;

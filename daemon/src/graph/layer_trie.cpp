@@ -1,34 +1,45 @@
 #include "graph/layer_trie.hpp"
 
+#include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
-#include <functional>
+#include <utility>
 
 #include "util/sha256_digest.hpp"
 
 namespace imagegc::graph {
 
-LayerTrie::ChainKey LayerTrie::make_key(NodeId parent, std::string_view diff_id) {
+LayerTrie::ChainKey LayerTrie::make_key(NodeId parent, const DiffId& diff_id) {
   ChainKey key;
   key.parent = parent;
-  if (const auto digest = util::parse_sha256_digest(diff_id)) {
+  if (const util::Sha256Bytes* digest = diff_id.digest()) {
     key.digest = *digest;
     return key;
   }
-  key.other = diff_id;
+  const std::string_view text = diff_id.other_text();
+  const auto [it, inserted] =
+      m_text_numbers.try_emplace(std::string(text), static_cast<std::uint32_t>(m_texts.size()));
+  if (inserted) {
+    m_texts.emplace_back(text);
+  }
+  key.text = it->second;
   return key;
 }
 
-std::size_t LayerTrie::ChainHash::operator()(const ChainKey& key) const noexcept {
-  constexpr std::size_t k_mix = 0x9E3779B97F4A7C15ULL;
-  std::size_t hash = 0;
-  if (key.other.empty()) {
-    // A digest's bytes are as good as any hash of them.
-    std::memcpy(&hash, key.digest.data(), sizeof hash);
-  } else {
-    hash = std::hash<std::string>{}(key.other);
+std::optional<LayerTrie::ChainKey> LayerTrie::find_key(NodeId parent, const DiffId& diff_id) const {
+  ChainKey key;
+  key.parent = parent;
+  if (const util::Sha256Bytes* digest = diff_id.digest()) {
+    key.digest = *digest;
+    return key;
   }
-  return hash ^ (static_cast<std::size_t>(key.parent) * k_mix);
+  const auto it = m_text_numbers.find(diff_id.other_text());
+  if (it == m_text_numbers.end()) {
+    return std::nullopt;
+  }
+  key.text = it->second;
+  return key;
 }
 
 LayerTrie::Path LayerTrie::acquire(std::span<const Layer> layers, const ViewFlags& removed) {
@@ -53,8 +64,7 @@ LayerTrie::Path LayerTrie::acquire(std::span<const Layer> layers, const ViewFlag
   return path;
 }
 
-void LayerTrie::release(std::span<const Layer> layers, std::span<const NodeId> path,
-                        const ViewFlags& removed) {
+void LayerTrie::release(std::span<const NodeId> path, const ViewFlags& removed) {
   // Leaf first, so a freed node's key never names a parent slot that was already reused.
   for (std::size_t index = path.size(); index-- > 0;) {
     const NodeId id = path[index];
@@ -68,10 +78,7 @@ void LayerTrie::release(std::span<const Layer> layers, std::span<const NodeId> p
     }
     account(node, 1);
     if (node.users == 0) {
-      const NodeId parent = index == 0 ? k_root : path[index - 1];
-      if (auto it = m_index.find(make_key(parent, layers[index].diff_id)); it != m_index.end()) {
-        m_index.erase(it);
-      }
+      index_erase(slot_of(node.key));
       node = Node{};
       m_free.push_back(id);
     }
@@ -93,16 +100,44 @@ void LayerTrie::set_removed(std::span<const NodeId> path, std::size_t view, bool
   }
 }
 
+std::vector<Layer> LayerTrie::layers(std::span<const NodeId> path) const {
+  std::vector<Layer> layers(path.size());
+  for (std::size_t index = 0; index < path.size(); ++index) {
+    const Node& node = m_nodes[path[index]];
+    const ChainKey& key = node.key;
+    layers[index].diff_id = key.text == k_digest ? DiffId(key.digest) : DiffId(m_texts[key.text]);
+    layers[index].size = node.size;
+  }
+  return layers;
+}
+
+bool LayerTrie::holds(std::span<const NodeId> path, std::span<const Layer> layers) const {
+  if (path.size() != layers.size()) {
+    return false;
+  }
+  NodeId parent = k_root;
+  for (std::size_t index = 0; index < path.size(); ++index) {
+    const Node& node = m_nodes[path[index]];
+    const auto key = find_key(parent, layers[index].diff_id);
+    if (!key || *key != node.key || node.size != layers[index].size) {
+      return false;
+    }
+    parent = path[index];
+  }
+  return true;
+}
+
 LayerTrie::Path LayerTrie::find_prefix(std::span<const Layer> layers) const {
   Path path;
   NodeId parent = k_root;
   for (const Layer& layer : layers) {
-    const auto it = m_index.find(make_key(parent, layer.diff_id));
-    if (it == m_index.end()) {
+    const auto key = find_key(parent, layer.diff_id);
+    const NodeId node = !key || m_slots.empty() ? k_empty_slot : m_slots[slot_of(*key)];
+    if (node == k_empty_slot) {
       break;
     }
-    path.push_back(it->second);
-    parent = it->second;
+    path.push_back(node);
+    parent = node;
   }
   return path;
 }
@@ -111,10 +146,15 @@ void LayerTrie::clear() {
   *this = LayerTrie{};
 }
 
-LayerTrie::NodeId LayerTrie::find_or_create(NodeId parent, std::string_view diff_id) {
-  ChainKey key = make_key(parent, diff_id);
-  if (auto it = m_index.find(key); it != m_index.end()) {
-    return it->second;
+LayerTrie::NodeId LayerTrie::find_or_create(NodeId parent, const DiffId& diff_id) {
+  const ChainKey key = make_key(parent, diff_id);
+  if (!m_slots.empty()) {
+    if (const NodeId found = m_slots[slot_of(key)]; found != k_empty_slot) {
+      return found;
+    }
+  }
+  if ((m_indexed + 1) * 2 > m_slots.size()) {
+    index_grow();
   }
   NodeId id = 0;
   if (!m_free.empty()) {
@@ -124,8 +164,61 @@ LayerTrie::NodeId LayerTrie::find_or_create(NodeId parent, std::string_view diff
     id = static_cast<NodeId>(m_nodes.size());
     m_nodes.emplace_back();
   }
-  m_index.emplace(std::move(key), id);
+  m_nodes[id].key = key;
+  m_slots[slot_of(key)] = id;
+  ++m_indexed;
   return id;
+}
+
+std::size_t LayerTrie::hash(const ChainKey& key) {
+  constexpr std::uint64_t k_mix = 0x9E3779B97F4A7C15ULL;
+  // A digest's bytes are as good as any hash of them; a text's number is unique to it.
+  std::uint64_t bits = key.text;
+  if (key.text == k_digest) {
+    std::memcpy(&bits, key.digest.data(), sizeof bits);
+  }
+  // Multiplied, so that the slot (the top bits) depends on every bit of parent and diff ID.
+  return static_cast<std::size_t>((bits ^ (static_cast<std::uint64_t>(key.parent) * k_mix)) *
+                                  k_mix);
+}
+
+std::size_t LayerTrie::slot_of(const ChainKey& key) const {
+  const std::size_t mask = m_slots.size() - 1;
+  const int shift = std::countl_zero(mask);
+  for (std::size_t slot = (hash(key) >> shift) & mask;; slot = (slot + 1) & mask) {
+    const NodeId id = m_slots[slot];
+    if (id == k_empty_slot || m_nodes[id].key == key) {
+      return slot;
+    }
+  }
+}
+
+void LayerTrie::index_erase(std::size_t slot) {
+  // Backward shift: each later entry of the run moves into the hole unless its own home slot
+  // lies between the hole and it, so that no lookup meets an empty slot before its entry.
+  const std::size_t mask = m_slots.size() - 1;
+  const int shift = std::countl_zero(mask);
+  std::size_t hole = slot;
+  for (std::size_t next = (hole + 1) & mask; m_slots[next] != k_empty_slot;
+       next = (next + 1) & mask) {
+    const std::size_t home = (hash(m_nodes[m_slots[next]].key) >> shift) & mask;
+    if (((next - home) & mask) >= ((next - hole) & mask)) {
+      m_slots[hole] = m_slots[next];
+      hole = next;
+    }
+  }
+  m_slots[hole] = k_empty_slot;
+  --m_indexed;
+}
+
+void LayerTrie::index_grow() {
+  const std::vector<NodeId> old = std::exchange(
+      m_slots, std::vector<NodeId>(std::max<std::size_t>(16, m_slots.size() * 2), k_empty_slot));
+  for (const NodeId id : old) {
+    if (id != k_empty_slot) {
+      m_slots[slot_of(m_nodes[id].key)] = id;
+    }
+  }
 }
 
 void LayerTrie::account(const Node& node, std::int64_t sign) {

@@ -11,13 +11,15 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "graph/image_graph.hpp"
+#include "graph/string_map.hpp"
 #include "util/sha256_digest.hpp"
 
 namespace imagegc::graph {
@@ -35,11 +37,15 @@ public:
   // Adds one user to every chain prefix of `layers`. A node takes the size most recently
   // reported for it: all images report the same size for a chain, so a change is a correction.
   [[nodiscard]] Path acquire(std::span<const Layer> layers, const ViewFlags& removed);
-  // Undoes acquire(); `layers`, `path` and `removed` must be what that user holds now.
-  void release(std::span<const Layer> layers, std::span<const NodeId> path,
-               const ViewFlags& removed);
+  // Undoes acquire(); `path` and `removed` must be what that user holds now.
+  void release(std::span<const NodeId> path, const ViewFlags& removed);
   // Records that the user holding `path` is now removed (or kept) by `view`.
   void set_removed(std::span<const NodeId> path, std::size_t view, bool removed);
+
+  // The layers `path` stands for, base first.
+  [[nodiscard]] std::vector<Layer> layers(std::span<const NodeId> path) const;
+  // Whether `path` stands for exactly `layers` (diff IDs and sizes).
+  [[nodiscard]] bool holds(std::span<const NodeId> path, std::span<const Layer> layers) const;
 
   // The nodes of the longest prefix of `layers` that some user holds, base first.
   [[nodiscard]] Path find_prefix(std::span<const Layer> layers) const;
@@ -59,37 +65,50 @@ public:
 
 private:
   static constexpr NodeId k_root = UINT32_MAX;
-
-  struct Node {
-    std::int64_t size = 0;
-    std::uint32_t users = 0;
-    std::array<std::uint32_t, k_view_count> kept{}; // users the view keeps
-  };
+  static constexpr std::uint32_t k_digest = UINT32_MAX;
+  static constexpr NodeId k_empty_slot = UINT32_MAX;
 
   // A node's key: its parent and its diff ID. Diff IDs are "sha256:" and 64 hex digits, kept as
   // the 32 bytes they spell (a large host has hundreds of thousands of nodes); any other text is
-  // kept as it is.
+  // kept once in m_texts and named by its index there.
   struct ChainKey {
     NodeId parent = k_root;
+    std::uint32_t text = k_digest; // index in m_texts, or k_digest
     util::Sha256Bytes digest{};
-    std::string other; // empty for a digest
 
     bool operator==(const ChainKey&) const = default;
   };
-  struct ChainHash {
-    std::size_t operator()(const ChainKey& key) const noexcept;
-  };
-  static ChainKey make_key(NodeId parent, std::string_view diff_id);
 
-  NodeId find_or_create(NodeId parent, std::string_view diff_id);
+  struct Node {
+    ChainKey key;
+    std::int64_t size = 0;
+    std::uint32_t users = 0;                        // none: the node is free
+    std::array<std::uint32_t, k_view_count> kept{}; // users the view keeps
+  };
+
+  ChainKey make_key(NodeId parent, const DiffId& diff_id);
+  // The key of `diff_id` under `parent` if the trie can hold it (a text it never saw cannot be).
+  std::optional<ChainKey> find_key(NodeId parent, const DiffId& diff_id) const;
+  NodeId find_or_create(NodeId parent, const DiffId& diff_id);
   // Adds (sign 1) or takes away (sign -1) what `node` contributes to the running totals.
   void account(const Node& node, std::int64_t sign);
 
-  std::vector<Node> m_nodes;
+  // The index: node IDs in open addressing by key, linear probing, at most half full. Next to a
+  // node of its own per chain (a std::unordered_map's), this costs a few bytes per node.
+  static std::size_t hash(const ChainKey& key);
+  // The slot that holds `key`, or the empty slot where it would go.
+  [[nodiscard]] std::size_t slot_of(const ChainKey& key) const;
+  void index_erase(std::size_t slot);
+  void index_grow();
+
+  // A deque, so that a large trie never holds a doubled vector's spare half.
+  std::deque<Node> m_nodes;
   std::vector<NodeId> m_free;
-  // The diff ID lives only in the key: a node is found by (parent node, diff ID) and released
-  // with the layers of the image that held it.
-  std::unordered_map<ChainKey, NodeId, ChainHash> m_index;
+  std::vector<NodeId> m_slots; // a power of two, or empty
+  std::size_t m_indexed = 0;
+  // Diff IDs that are not digests (test data, unusual engines): few, so kept for good.
+  std::vector<std::string> m_texts;
+  StringMap<std::uint32_t> m_text_numbers;
   std::int64_t m_bytes = 0;
   std::array<std::int64_t, k_view_count> m_freed{};
 };

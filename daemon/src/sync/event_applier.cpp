@@ -77,7 +77,7 @@ asio::awaitable<engine::Result<void>> refresh_image(engine::EngineClient& client
       graph.remove_image(next);
       break;
     }
-    graph::Image& found = **image;
+    graph::ImageWithLayers& found = **image;
     keep_known_parent(client, graph, found);
     for (const std::string& tag : found.tags) {
       const graph::Image* owner = graph.find_by_reference(tag);

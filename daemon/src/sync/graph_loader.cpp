@@ -35,8 +35,9 @@ bool same_references(const graph::Image& known, const engine::ImageSummary& summ
 
 // The graph form of a listed image whose layers are known. The listing says all but the last
 // tag time, which only seeds the last-used record the state store already holds.
-graph::Image from_listing(const engine::ImageSummary& summary, std::vector<graph::Layer> layers) {
-  graph::Image image;
+graph::ImageWithLayers from_listing(const engine::ImageSummary& summary,
+                                    std::vector<graph::Layer> layers) {
+  graph::ImageWithLayers image;
   image.id = summary.id;
   image.parent = summary.parent_id;
   image.tags = summary.repo_tags;
@@ -147,9 +148,9 @@ asio::awaitable<engine::Result<void>> read_on_connections(engine::EngineClient& 
 // (ChainSizes), shortest chains first, so that a parent's chain is known before its children's.
 // `sized` are the images already read, whose chains may be the others' bases.
 void settle_from_chains(std::vector<std::optional<InspectedImage>>& inspected,
-                        const std::vector<std::optional<graph::Image>>& sized) {
+                        const std::vector<std::optional<graph::ImageWithLayers>>& sized) {
   std::vector<InspectedImage*> unsized;
-  std::unordered_set<std::string_view> bases;
+  std::unordered_set<graph::DiffId> bases;
   for (std::optional<InspectedImage>& image : inspected) {
     if (image && !image->sized) {
       unsized.push_back(&*image);
@@ -162,12 +163,12 @@ void settle_from_chains(std::vector<std::optional<InspectedImage>>& inspected,
     return;
   }
   ChainSizes chains;
-  const auto add_if_shares_a_base = [&](const graph::Image& image) {
+  const auto add_if_shares_a_base = [&](const graph::ImageWithLayers& image) {
     if (!image.layers.empty() && bases.contains(image.layers.front().diff_id)) {
       chains.add(image.layers);
     }
   };
-  for (const std::optional<graph::Image>& image : sized) {
+  for (const std::optional<graph::ImageWithLayers>& image : sized) {
     if (image) {
       add_if_shares_a_base(*image);
     }
@@ -193,7 +194,7 @@ asio::awaitable<engine::Result<void>>
 read_images(engine::EngineClient& client, const graph::ImageGraph& known,
             const std::vector<engine::ImageSummary>& listed,
             const std::vector<std::size_t>& to_read,
-            std::vector<std::optional<graph::Image>>& images) {
+            std::vector<std::optional<graph::ImageWithLayers>>& images) {
   std::vector<std::optional<InspectedImage>> inspected(to_read.size());
   auto inspect_one = [&](engine::EngineClient& reader,
                          std::size_t item) -> asio::awaitable<engine::Result<void>> {
@@ -269,13 +270,13 @@ asio::awaitable<engine::Result<graph::ImageGraph>> load_graph(engine::EngineClie
   // Each listed image comes from `known`, from `remembered`, or from the engine; all go into the
   // graph in listing order.
   std::vector<engine::ImageSummary> listed = one_per_image(std::move(*summaries));
-  std::vector<std::optional<graph::Image>> images(listed.size());
+  std::vector<std::optional<graph::ImageWithLayers>> images(listed.size());
   std::vector<std::size_t> to_read;
   for (std::size_t index = 0; index < listed.size(); ++index) {
     const engine::ImageSummary& summary = listed[index];
     const graph::Image* previous = known.find_image(summary.id);
     if (previous && same_references(*previous, summary)) {
-      images[index] = *previous;
+      images[index] = known.with_layers(*previous);
       continue;
     }
     // Not on the containerd store: there the listing's Size is no chain's (it adds packed content

@@ -21,9 +21,9 @@ std::vector<std::string> sorted_unique(std::vector<std::string> values) {
 
 } // namespace
 
-graph::Image to_graph_image(engine::ImageDetails details, std::vector<graph::Layer> layers,
+graph::ImageWithLayers to_graph_image(engine::ImageDetails details, std::vector<graph::Layer> layers,
                             engine::ImageStore store) {
-  graph::Image image;
+  graph::ImageWithLayers image;
   image.id = std::move(details.id);
   image.parent = std::move(details.parent);
   image.tags = sorted_unique(std::move(details.repo_tags));
@@ -58,14 +58,14 @@ inspect_image(engine::EngineClient& client, std::string name, const graph::Image
   InspectedImage inspected;
   inspected.size = image.size;
   if (const graph::Image* previous = known.find_image(image.id)) {
-    inspected.image = to_graph_image(std::move(image), previous->layers, client.image_store());
+    inspected.image = to_graph_image(std::move(image), known.layers(*previous), client.image_store());
     inspected.sized = true;
     co_return inspected;
   }
   std::vector<graph::Layer> layers;
   layers.reserve(image.diff_ids.size());
   for (std::string& diff_id : image.diff_ids) {
-    layers.push_back({std::move(diff_id), 0});
+    layers.push_back({graph::DiffId(diff_id), 0});
   }
   inspected.image = to_graph_image(std::move(image), std::move(layers), client.image_store());
   co_return inspected;
@@ -73,7 +73,7 @@ inspect_image(engine::EngineClient& client, std::string name, const graph::Image
 
 asio::awaitable<engine::Result<bool>> read_layer_sizes(engine::EngineClient& client,
                                                        InspectedImage& inspected) {
-  graph::Image& image = inspected.image;
+  graph::ImageWithLayers& image = inspected.image;
   auto history = co_await client.image_history(image.id);
   if (!history) {
     co_return util::unexpected(std::move(history).error());
@@ -94,7 +94,7 @@ asio::awaitable<engine::Result<bool>> read_layer_sizes(engine::EngineClient& cli
   std::vector<std::string> diff_ids;
   diff_ids.reserve(image.layers.size());
   for (const graph::Layer& layer : image.layers) {
-    diff_ids.push_back(layer.diff_id);
+    diff_ids.push_back(layer.diff_id.text());
   }
   const auto sizes = engine::layer_sizes_from_history(diff_ids, **history, inspected.size, meaning);
   if (!sizes.consistent) {
@@ -109,14 +109,14 @@ asio::awaitable<engine::Result<bool>> read_layer_sizes(engine::EngineClient& cli
   co_return true;
 }
 
-asio::awaitable<engine::Result<std::optional<graph::Image>>>
+asio::awaitable<engine::Result<std::optional<graph::ImageWithLayers>>>
 read_image(engine::EngineClient& client, std::string name, const graph::ImageGraph& known) {
   auto inspected = co_await inspect_image(client, std::move(name), known);
   if (!inspected) {
     co_return util::unexpected(std::move(inspected).error());
   }
   if (!inspected->has_value()) {
-    co_return std::optional<graph::Image>{};
+    co_return std::optional<graph::ImageWithLayers>{};
   }
   if (!(*inspected)->sized) {
     auto read = co_await read_layer_sizes(client, **inspected);
@@ -124,10 +124,10 @@ read_image(engine::EngineClient& client, std::string name, const graph::ImageGra
       co_return util::unexpected(std::move(read).error());
     }
     if (!*read) {
-      co_return std::optional<graph::Image>{};
+      co_return std::optional<graph::ImageWithLayers>{};
     }
   }
-  co_return std::optional<graph::Image>{std::move((*inspected)->image)};
+  co_return std::optional<graph::ImageWithLayers>{std::move((*inspected)->image)};
 }
 
 } // namespace imagegc::sync

@@ -14,7 +14,7 @@ namespace imagegc::sync {
 // sizes are known only when `sized` (the graph already held the image), else they are 0 until
 // read_layer_sizes or a known chain (ChainSizes) gives them.
 struct InspectedImage {
-  graph::Image image;
+  graph::ImageWithLayers image;
   std::int64_t size = 0; // the engine's Size, which the layer sizes are checked against
   bool sized = false;
 };
@@ -32,11 +32,11 @@ boost::asio::awaitable<engine::Result<bool>> read_layer_sizes(engine::EngineClie
 // Reads one image from the engine as the graph holds it: inspect for references, parent, labels
 // and diff IDs; history for the layer sizes, unless `known` already holds the image.
 // nullopt when the engine has no such image.
-boost::asio::awaitable<engine::Result<std::optional<graph::Image>>>
+boost::asio::awaitable<engine::Result<std::optional<graph::ImageWithLayers>>>
 read_image(engine::EngineClient& client, std::string name, const graph::ImageGraph& known);
 
 // The graph form of an engine image, given its layer sizes and the store it comes from.
-graph::Image to_graph_image(engine::ImageDetails details, std::vector<graph::Layer> layers,
+graph::ImageWithLayers to_graph_image(engine::ImageDetails details, std::vector<graph::Layer> layers,
                             engine::ImageStore store = engine::ImageStore::graphdriver);
 
 } // namespace imagegc::sync

@@ -10,9 +10,9 @@ std::string id(char c) {
   return "sha256:" + std::string(64, c);
 }
 
-graph::Image image(char c, std::string parent, std::vector<std::string> tags,
-                   std::vector<graph::Layer> layers) {
-  graph::Image result;
+graph::ImageWithLayers image(char c, std::string parent, std::vector<std::string> tags,
+                             std::vector<graph::Layer> layers) {
+  graph::ImageWithLayers result;
   result.id = id(c);
   result.parent = std::move(parent);
   result.tags = std::move(tags);

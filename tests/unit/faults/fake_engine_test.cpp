@@ -170,8 +170,8 @@ TEST(FakeEngineState, a_synced_graph_classifies_as_scripted) {
   // Layer sizes come back from the history as scripted.
   const auto* read_leaf = graph.find_image(leaf.id);
   ASSERT_NE(read_leaf, nullptr);
-  ASSERT_EQ(read_leaf->layers.size(), 3u);
-  EXPECT_EQ(read_leaf->layers[2].size, 3000);
+  ASSERT_EQ(graph.layers(*read_leaf).size(), 3u);
+  EXPECT_EQ(graph.layers(*read_leaf)[2].size, 3000);
   EXPECT_EQ(read_leaf->parent, mid.id);
   // LayersSize counts each chain once: base, mid, leaf and dangling's own layer.
   const auto usage = with_client<engine::Result<engine::DiskUsage>>(

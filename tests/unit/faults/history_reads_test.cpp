@@ -52,10 +52,11 @@ void expect_scripted_layers(const graph::ImageGraph& graph, const std::vector<Fa
   for (const FakeImage& scripted : images) {
     const graph::Image* loaded = graph.find_image(scripted.id);
     ASSERT_NE(loaded, nullptr) << scripted.id;
-    ASSERT_EQ(loaded->layers.size(), scripted.layers.size()) << scripted.id;
+    const std::vector<graph::Layer> layers = graph.layers(*loaded);
+    ASSERT_EQ(layers.size(), scripted.layers.size()) << scripted.id;
     for (std::size_t i = 0; i < scripted.layers.size(); ++i) {
-      EXPECT_EQ(loaded->layers[i].diff_id, scripted.layers[i].diff_id);
-      EXPECT_EQ(loaded->layers[i].size, scripted.layers[i].size) << scripted.id << " layer " << i;
+      EXPECT_EQ(layers[i].diff_id.text(), scripted.layers[i].diff_id);
+      EXPECT_EQ(layers[i].size, scripted.layers[i].size) << scripted.id << " layer " << i;
     }
   }
 }

@@ -46,7 +46,7 @@ sync::RememberedLayers lookup(const Chains& chains) {
 Chains chains_of(const graph::ImageGraph& graph) {
   Chains chains;
   for (const auto& id : graph.image_ids()) {
-    chains.emplace(id, graph.find_image(id)->layers);
+    chains.emplace(id, graph.layers(*graph.find_image(id)));
   }
   return chains;
 }

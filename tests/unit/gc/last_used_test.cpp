@@ -18,7 +18,7 @@ engine::Event event(std::string type, std::string action, std::string actor) {
 
 graph::ImageGraph graph_with_container() {
   graph::ImageGraph graph;
-  graph::Image image;
+  graph::ImageWithLayers image;
   image.id = k_image;
   image.tags = {"app:1"};
   graph.upsert_image(image);

@@ -20,14 +20,27 @@ std::string hex_id(int n) {
   return "sha256:" + std::string(64 - hex.size(), 'a') + hex;
 }
 
-graph::Image image_with_layers(int n, std::size_t layer_count) {
-  graph::Image image;
+graph::ImageWithLayers image_with_layers(int n, std::size_t layer_count) {
+  graph::ImageWithLayers image;
   image.id = hex_id(n);
   for (std::size_t i = 0; i < layer_count; ++i) {
     image.layers.push_back(
         {hex_id(1000 * n + static_cast<int>(i)), static_cast<std::int64_t>(i) * 4096 + n});
   }
   return image;
+}
+
+// Records the chains of `images` the way the daemon does: as images of a graph.
+void record(StateStore& store, const std::vector<const graph::ImageWithLayers*>& images) {
+  graph::ImageGraph graph;
+  for (const graph::ImageWithLayers* image : images) {
+    graph.upsert_image(*image);
+  }
+  std::vector<const graph::Image*> in_graph;
+  for (const graph::ImageWithLayers* image : images) {
+    in_graph.push_back(graph.find_image(image->id));
+  }
+  store.record_layers(graph, in_graph);
 }
 
 std::unique_ptr<StateStore> open_store(const test::TestDirectory& dir,
@@ -57,13 +70,13 @@ void run_sql(const test::TestDirectory& dir, const std::string& sql) {
 
 TEST(StateStoreLayers, chains_survive_a_restart) {
   test::TestDirectory dir("imagegc-layers");
-  const graph::Image first = image_with_layers(1, 12);
-  graph::Image odd = image_with_layers(2, 2);
+  const graph::ImageWithLayers first = image_with_layers(1, 12);
+  graph::ImageWithLayers odd = image_with_layers(2, 2);
   odd.layers.push_back({"sha512:not-the-usual-digest", 0}); // kept as text
   odd.layers.push_back({"sha256:ABCDEF", 7});               // upper case: kept as text too
   {
     auto store = open_store(dir);
-    store->record_layers({&first, &odd});
+    record(*store, {&first, &odd});
     EXPECT_TRUE(store->has_layers(first.id));
     EXPECT_EQ(store->layer_records(), 2u);
   }
@@ -74,29 +87,48 @@ TEST(StateStoreLayers, chains_survive_a_restart) {
   EXPECT_EQ(store->layers(hex_id(3)), std::nullopt);
 }
 
+TEST(StateStoreLayers, loaded_chains_are_handed_over_like_the_ones_read_one_by_one) {
+  test::TestDirectory dir("imagegc-layers");
+  const graph::ImageWithLayers first = image_with_layers(1, 12);
+  const graph::ImageWithLayers second = image_with_layers(2, 3);
+  {
+    auto store = open_store(dir);
+    record(*store, {&first, &second});
+  }
+  auto store = open_store(dir);
+  store->load_layers();
+  EXPECT_EQ(store->layers(first.id), first.layers);
+  EXPECT_EQ(store->layers(first.id), first.layers) << "asked again: read by itself";
+  store->forget(second.id);
+  EXPECT_EQ(store->layers(second.id), std::nullopt) << "forgotten after it was loaded";
+  store->release_loaded_layers();
+  EXPECT_EQ(store->layers(first.id), first.layers);
+  EXPECT_EQ(store->layers(hex_id(3)), std::nullopt);
+}
+
 TEST(StateStoreLayers, an_image_already_recorded_is_not_written_again) {
   test::TestDirectory dir("imagegc-layers");
   auto store = open_store(dir);
-  const graph::Image image = image_with_layers(1, 3);
-  store->record_layers({&image});
+  const graph::ImageWithLayers image = image_with_layers(1, 3);
+  record(*store, {&image});
   // Same ID, other layers: an ID's layers never change, so this is not a correction.
-  const graph::Image impostor = [&] {
-    graph::Image changed = image_with_layers(2, 1);
+  const graph::ImageWithLayers impostor = [&] {
+    graph::ImageWithLayers changed = image_with_layers(2, 1);
     changed.id = image.id;
     return changed;
   }();
-  store->record_layers({&impostor});
+  record(*store, {&impostor});
   EXPECT_EQ(store->layers(image.id), image.layers);
 }
 
 TEST(StateStoreLayers, forget_and_retain_only_drop_chains) {
   test::TestDirectory dir("imagegc-layers");
-  const graph::Image one = image_with_layers(1, 2);
-  const graph::Image two = image_with_layers(2, 2);
-  const graph::Image three = image_with_layers(3, 2);
+  const graph::ImageWithLayers one = image_with_layers(1, 2);
+  const graph::ImageWithLayers two = image_with_layers(2, 2);
+  const graph::ImageWithLayers three = image_with_layers(3, 2);
   {
     auto store = open_store(dir);
-    store->record_layers({&one, &two, &three});
+    record(*store, {&one, &two, &three});
     store->forget(one.id);
     store->retain_only({three.id});
     EXPECT_FALSE(store->has_layers(one.id));
@@ -111,10 +143,10 @@ TEST(StateStoreLayers, forget_and_retain_only_drop_chains) {
 
 TEST(StateStoreLayers, a_record_that_does_not_decode_is_not_trusted) {
   test::TestDirectory dir("imagegc-layers");
-  const graph::Image image = image_with_layers(1, 2);
+  const graph::ImageWithLayers image = image_with_layers(1, 2);
   {
     auto store = open_store(dir);
-    store->record_layers({&image});
+    record(*store, {&image});
   }
   const std::array<std::string, 5> bad_blobs = {"X''",               // empty
                                                 "X'02'",             // unknown format
@@ -143,8 +175,8 @@ TEST(StateStoreLayers, a_version_1_database_is_migrated_and_keeps_its_records) {
     auto store = open_store(dir);
     EXPECT_EQ(store->last_used(id), 1234);
     EXPECT_EQ(store->layer_records(), 0u);
-    const graph::Image image = image_with_layers(1, 4);
-    store->record_layers({&image});
+    const graph::ImageWithLayers image = image_with_layers(1, 4);
+    record(*store, {&image});
   }
   auto store = open_store(dir);
   EXPECT_EQ(store->last_used(id), 1234);
@@ -153,10 +185,10 @@ TEST(StateStoreLayers, a_version_1_database_is_migrated_and_keeps_its_records) {
 
 TEST(StateStoreLayers, a_newer_database_is_set_aside_and_its_chains_unused) {
   test::TestDirectory dir("imagegc-layers");
-  const graph::Image image = image_with_layers(1, 2);
+  const graph::ImageWithLayers image = image_with_layers(1, 2);
   {
     auto store = open_store(dir);
-    store->record_layers({&image});
+    record(*store, {&image});
   }
   run_sql(dir, "PRAGMA user_version = " + std::to_string(StateStore::k_schema_version + 1));
   StateStoreOpenReport report;
@@ -168,10 +200,10 @@ TEST(StateStoreLayers, a_newer_database_is_set_aside_and_its_chains_unused) {
 
 TEST(StateStoreLayers, a_corrupt_database_is_set_aside_and_its_chains_unused) {
   test::TestDirectory dir("imagegc-layers");
-  const graph::Image image = image_with_layers(1, 2);
+  const graph::ImageWithLayers image = image_with_layers(1, 2);
   {
     auto store = open_store(dir);
-    store->record_layers({&image});
+    record(*store, {&image});
   }
   std::ofstream(dir.path() / "state.db", std::ios::binary | std::ios::trunc)
       << "SQLite format 3" << std::string(200, '\x7f');
@@ -199,8 +231,8 @@ TEST(StateStoreLayers, seed_uses_seeds_only_images_without_a_time) {
 
 TEST(StateStoreLayers, an_in_memory_store_keeps_no_chains) {
   auto store = StateStore::in_memory();
-  const graph::Image image = image_with_layers(1, 2);
-  store->record_layers({&image});
+  const graph::ImageWithLayers image = image_with_layers(1, 2);
+  record(*store, {&image});
   EXPECT_FALSE(store->has_layers(image.id));
   EXPECT_EQ(store->layers(image.id), std::nullopt);
 }

@@ -22,9 +22,10 @@ inline std::vector<Layer> extend(std::vector<Layer> base, std::vector<Layer> add
   return base;
 }
 
-inline Image make_image(const std::string& id, const std::string& parent, std::vector<Layer> layers,
-                        std::vector<std::string> tags = {}, std::vector<std::string> digests = {}) {
-  Image image;
+inline ImageWithLayers make_image(const std::string& id, const std::string& parent,
+                                  std::vector<Layer> layers, std::vector<std::string> tags = {},
+                                  std::vector<std::string> digests = {}) {
+  ImageWithLayers image;
   image.id = id;
   image.parent = parent;
   image.layers = std::move(layers);

@@ -27,8 +27,8 @@ std::int64_t recount_layers(const ImageGraph& graph) {
   std::map<std::vector<std::string>, std::int64_t> chains;
   for (const std::string& id : graph.image_ids()) {
     std::vector<std::string> chain;
-    for (const Layer& each : graph.find_image(id)->layers) {
-      chain.push_back(each.diff_id);
+    for (const Layer& each : graph.layers(*graph.find_image(id))) {
+      chain.push_back(each.diff_id.text());
       chains[chain] = each.size;
     }
   }
@@ -66,7 +66,7 @@ TEST(ImageGraph, upsert_sorts_and_deduplicates_references) {
 
 TEST(ImageGraph, upsert_replaces_an_image) {
   ImageGraph graph;
-  Image image = make_image("sha256:a", "", k_busybox, {"a:1"});
+  ImageWithLayers image = make_image("sha256:a", "", k_busybox, {"a:1"});
   image.created = 10;
   graph.upsert_image(image);
   image.created = 20;
@@ -79,6 +79,23 @@ TEST(ImageGraph, upsert_replaces_an_image) {
   EXPECT_EQ(graph.find_by_reference("a:1"), nullptr);
   EXPECT_EQ(graph.find_by_reference("a:2")->id, "sha256:a");
   EXPECT_EQ(graph.layers_bytes(), 2 * k_mb);
+}
+
+TEST(ImageGraph, layers_are_given_back_from_the_chains_and_follow_a_replacement) {
+  ImageGraph graph;
+  const std::vector<Layer> two = extend(k_busybox, {layer("l1", 5)});
+  graph.upsert_image(make_image("sha256:a", "", two, {"a:1"}));
+  graph.upsert_image(make_image("sha256:b", "", k_busybox));
+  EXPECT_EQ(graph.layers(*graph.find_image("sha256:a")), two);
+  EXPECT_EQ(graph.with_layers(*graph.find_image("sha256:a")),
+            make_image("sha256:a", "", two, {"a:1"}));
+  graph.set_references("sha256:a", {"a:2"}, {});
+  EXPECT_EQ(graph.layers(*graph.find_image("sha256:a")), two);
+  const std::vector<Layer> other = {layer("l9", 9)};
+  graph.upsert_image(make_image("sha256:a", "", other));
+  EXPECT_EQ(graph.layers(*graph.find_image("sha256:a")), other);
+  EXPECT_EQ(graph.layers(*graph.find_image("sha256:b")), k_busybox);
+  EXPECT_EQ(graph.layers_bytes(), 2 * k_mb + 9);
 }
 
 TEST(ImageGraph, states_follow_tags_and_children) {
@@ -116,7 +133,7 @@ TEST(ImageGraph, reparenting_moves_the_child_edge) {
   ImageGraph graph;
   graph.upsert_image(make_image("sha256:p1", "", k_busybox));
   graph.upsert_image(make_image("sha256:p2", "", k_busybox));
-  Image child = make_image("sha256:c", "sha256:p1", k_busybox);
+  ImageWithLayers child = make_image("sha256:c", "sha256:p1", k_busybox);
   graph.upsert_image(child);
   child.parent = "sha256:p2";
   graph.upsert_image(child);
@@ -420,7 +437,7 @@ TEST(ImageGraph, differences_are_empty_for_equal_graphs) {
 TEST(ImageGraph, differences_name_each_field_in_id_order) {
   ImageGraph expected;
   ImageGraph actual;
-  Image image = make_image("sha256:b", "sha256:p", k_busybox, {"b:1"}, {"b@sha256:1"});
+  ImageWithLayers image = make_image("sha256:b", "sha256:p", k_busybox, {"b:1"}, {"b@sha256:1"});
   image.created = 5;
   image.last_tag_time = 7;
   image.labels = {{"k", "v"}};

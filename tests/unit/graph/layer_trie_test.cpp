@@ -1,3 +1,6 @@
+#include <memory>
+#include <random>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -21,10 +24,10 @@ TEST(LayerTrie, shared_prefixes_are_counted_once) {
   EXPECT_EQ(trie.node_count(), 3u);
   EXPECT_EQ(trie.bytes(), 111);
 
-  trie.release(k_ab, ab, k_kept);
+  trie.release(ab, k_kept);
   EXPECT_EQ(trie.bytes(), 101);
   EXPECT_EQ(trie.node_count(), 2u);
-  trie.release(k_ac, ac, k_kept);
+  trie.release(ac, k_kept);
   EXPECT_EQ(trie.bytes(), 0);
   EXPECT_EQ(trie.node_count(), 0u);
 }
@@ -32,7 +35,7 @@ TEST(LayerTrie, shared_prefixes_are_counted_once) {
 TEST(LayerTrie, freed_slots_are_reused_without_stale_chains) {
   LayerTrie trie;
   const LayerTrie::Path ab = trie.acquire(k_ab, k_kept);
-  trie.release(k_ab, ab, k_kept);
+  trie.release(ab, k_kept);
   const std::vector<Layer> cb = {{"sha256:c", 5}, {"sha256:b", 10}};
   const LayerTrie::Path path = trie.acquire(cb, k_kept);
   EXPECT_LT(path[0], trie.id_bound());
@@ -59,7 +62,7 @@ TEST(LayerTrie, a_view_frees_nodes_whose_every_user_it_removes) {
   trie.set_removed(ac, 0, false);
   EXPECT_EQ(trie.freed_bytes(0), 10);
 
-  trie.release(k_ab, ab, {true, true});
+  trie.release(ab, {true, true});
   EXPECT_EQ(trie.freed_bytes(0), 0);
   EXPECT_EQ(trie.freed_bytes(1), 0);
   EXPECT_EQ(trie.bytes(), 101);
@@ -93,7 +96,7 @@ TEST(LayerTrie, empty_chains_hold_nothing) {
   const LayerTrie::Path path = trie.acquire({}, k_kept);
   EXPECT_TRUE(path.empty());
   EXPECT_EQ(trie.bytes(), 0);
-  trie.release({}, path, k_kept);
+  trie.release(path, k_kept);
   EXPECT_EQ(trie.node_count(), 0u);
 }
 
@@ -105,6 +108,68 @@ TEST(LayerTrie, clear_forgets_everything) {
   EXPECT_EQ(trie.freed_bytes(0), 0);
   EXPECT_EQ(trie.node_count(), 0u);
   EXPECT_EQ(trie.id_bound(), 0u);
+}
+
+TEST(LayerTrie, a_path_gives_back_the_layers_it_was_acquired_for) {
+  LayerTrie trie;
+  const std::string digest = "sha256:" + std::string(63, '0') + "f";
+  const std::vector<Layer> chain = {{digest, 7}, {"not-a-digest", 3}, {"sha256:ABC", 0}};
+  const LayerTrie::Path path = trie.acquire(chain, k_kept);
+  EXPECT_EQ(trie.layers(path), chain);
+  EXPECT_TRUE(trie.holds(path, chain));
+  EXPECT_FALSE(trie.holds(path, {chain.begin(), chain.end() - 1}));
+  std::vector<Layer> resized = chain;
+  resized[1].size = 4;
+  EXPECT_FALSE(trie.holds(path, resized));
+  std::vector<Layer> renamed = chain;
+  renamed[2].diff_id = "never-seen";
+  EXPECT_FALSE(trie.holds(path, renamed));
+}
+
+TEST(LayerTrie, a_copy_reads_its_own_chains) {
+  auto trie = std::make_unique<LayerTrie>();
+  const LayerTrie::Path ab = trie->acquire(k_ab, k_kept);
+  const LayerTrie copy = *trie;
+  trie.reset();
+  EXPECT_EQ(copy.layers(ab), k_ab);
+  EXPECT_TRUE(copy.holds(ab, k_ab));
+}
+
+TEST(LayerTrie, many_chains_added_and_taken_away_are_found_again) {
+  LayerTrie trie;
+  std::mt19937 random(7);
+  const auto digest = [&] {
+    std::string text = "sha256:";
+    for (int i = 0; i < 64; ++i) {
+      text += "0123456789abcdef"[random() % 16];
+    }
+    return text;
+  };
+  // Chains off a few shared bases, so that nodes have parents with many children.
+  std::vector<std::vector<Layer>> bases(8);
+  for (auto& base : bases) {
+    base = {{digest(), 1}, {digest(), 2}};
+  }
+  std::vector<std::vector<Layer>> chains;
+  std::vector<LayerTrie::Path> paths;
+  for (int n = 0; n < 3000; ++n) {
+    std::vector<Layer> chain = bases[random() % bases.size()];
+    for (auto extra = random() % 3 + 1; extra > 0; --extra) {
+      chain.push_back({random() % 5 == 0 ? DiffId("text-" + std::to_string(n)) : digest(), 3});
+    }
+    paths.push_back(trie.acquire(chain, k_kept));
+    chains.push_back(std::move(chain));
+  }
+  for (std::size_t n = 0; n < chains.size(); n += 2) {
+    trie.release(paths[n], k_kept);
+  }
+  std::size_t nodes = 16;
+  for (std::size_t n = 1; n < chains.size(); n += 2) {
+    ASSERT_EQ(trie.layers(paths[n]), chains[n]) << n;
+    ASSERT_EQ(trie.acquire(chains[n], k_kept), paths[n]) << n;
+    nodes += chains[n].size() - 2;
+  }
+  EXPECT_EQ(trie.node_count(), nodes);
 }
 
 } // namespace

@@ -53,7 +53,7 @@ protected:
   // new branch, and the tag moves to the new top. Steps 4 and 5 make the same diffs as before,
   // but on another chain.
   void rebuild() {
-    std::vector<Layer> layers = graph.find_image("sha256:i2")->layers;
+    std::vector<Layer> layers = graph.layers(*graph.find_image("sha256:i2"));
     layers.push_back(layer("l3b", 7 * k_mb));
     graph.upsert_image(make_image("sha256:i3b", "sha256:i2", layers));
     layers.push_back(layer("l4", 4 * k_mb));
@@ -297,7 +297,7 @@ class Reference {
 public:
   explicit Reference(const ImageGraph& graph) {
     for (const std::string& id : graph.image_ids()) {
-      m_images.emplace(id, *graph.find_image(id));
+      m_images.emplace(id, graph.with_layers(*graph.find_image(id)));
     }
     for (const auto& [id, image] : m_images) {
       if (m_images.contains(image.parent)) {
@@ -340,7 +340,7 @@ public:
       }
       std::vector<std::string> chain;
       for (const Layer& each : image.layers) {
-        chain.push_back(each.diff_id);
+        chain.push_back(each.diff_id.text());
         chains[chain] = each.size;
       }
     }
@@ -376,7 +376,7 @@ public:
     return ids;
   }
 
-  const std::map<std::string, Image>& images() const { return m_images; }
+  const std::map<std::string, ImageWithLayers>& images() const { return m_images; }
 
 private:
   std::set<std::string> children(const std::string& id) const {
@@ -384,7 +384,7 @@ private:
     return it == m_children.end() ? std::set<std::string>{} : it->second;
   }
 
-  std::map<std::string, Image> m_images;
+  std::map<std::string, ImageWithLayers> m_images;
   std::map<std::string, std::set<std::string>> m_children;
   std::set<std::string> m_in_use;
 };
@@ -507,18 +507,20 @@ std::string image_id(std::size_t index) {
 
 // An image as legacy builds, BuildKit, imports and dangling leftovers make them. Parents always
 // have a lower index, so the data has no cycles.
-Image random_image(std::mt19937& random, std::size_t index, const std::vector<Image>& earlier) {
-  Image image = make_image(image_id(index), "", {}, random_tags(random), random_digests(random));
+ImageWithLayers random_image(std::mt19937& random, std::size_t index,
+                             const std::vector<ImageWithLayers>& earlier) {
+  ImageWithLayers image =
+      make_image(image_id(index), "", {}, random_tags(random), random_digests(random));
   const auto kind = earlier.empty() ? 0 : random() % 5;
   if (kind == 1 || kind == 2) {
-    const Image& parent = earlier[random() % earlier.size()];
+    const ImageWithLayers& parent = earlier[random() % earlier.size()];
     image.parent = parent.id;
     image.layers = parent.layers;
     if (random() % 3 != 0) { // the other steps make no layer (ENV, LABEL, ...)
       image.layers.push_back(pool_layer(random));
     }
   } else if (kind == 3) {
-    const Image& base = earlier[random() % earlier.size()];
+    const ImageWithLayers& base = earlier[random() % earlier.size()];
     image.layers.assign(base.layers.begin(),
                         base.layers.begin() +
                             static_cast<std::ptrdiff_t>(random() % (base.layers.size() + 1)));
@@ -540,15 +542,15 @@ TEST(ReclaimProperty, random_forests_match_a_reference_computed_from_scratch) {
   for (unsigned seed = 1; seed <= 150; ++seed) {
     std::mt19937 random(seed);
     const auto count = 1 + random() % 30;
-    std::vector<Image> images;
+    std::vector<ImageWithLayers> images;
     for (std::size_t index = 0; index < count; ++index) {
       images.push_back(random_image(random, index, images));
     }
     // Children before parents and in any order, as a re-list may deliver them.
-    std::vector<Image> order = images;
+    std::vector<ImageWithLayers> order = images;
     std::shuffle(order.begin(), order.end(), random);
     ImageGraph graph;
-    for (const Image& image : order) {
+    for (const ImageWithLayers& image : order) {
       graph.upsert_image(image);
     }
     for (auto containers = random() % 4; containers > 0; --containers) {
@@ -594,16 +596,16 @@ TEST(ReclaimProperty, incremental_figures_match_the_reference_through_random_cha
       const std::size_t index = random() % k_ids;
       const std::string id = image_id(index);
       if (roll < 8) {
-        std::vector<Image> earlier;
+        std::vector<ImageWithLayers> earlier;
         for (std::size_t lower = 0; lower < index; ++lower) {
           if (const Image* found = graph.find_image(image_id(lower)); found != nullptr) {
-            earlier.push_back(*found);
+            earlier.push_back(graph.with_layers(*found));
           }
         }
-        Image image = random_image(random, index, earlier);
+        ImageWithLayers image = random_image(random, index, earlier);
         if (const Image* existing = graph.find_image(id);
             existing != nullptr && random() % 4 != 0) {
-          image.layers = existing->layers; // an image ID's layers never change
+          image.layers = graph.layers(*existing); // an image ID's layers never change
         }
         graph.upsert_image(image);
       } else if (roll < 11) {

@@ -60,7 +60,7 @@ TEST(SequentialReclaim, steps_add_up_to_the_reclaim_of_the_whole_set) {
       std::vector<Layer> layers = {layer("base" + std::to_string(random() % 3), 1000)};
       if (!ids.empty() && random() % 2 == 0) {
         parent = ids[random() % ids.size()];
-        layers = graph.find_image(parent)->layers;
+        layers = graph.layers(*graph.find_image(parent));
       }
       layers.push_back(layer(id, 10 + static_cast<std::int64_t>(random() % 500)));
       std::vector<std::string> tags;

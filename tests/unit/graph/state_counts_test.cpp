@@ -36,7 +36,8 @@ TEST(StateCounts, stay_equal_to_a_recount_through_many_changes) {
       for (auto n = random() % 3; n > 0; --n) {
         tags.push_back("repo" + std::to_string(random() % 5) + ":" + std::to_string(random() % 4));
       }
-      Image image = make_image(id, parent, {layer("l" + std::to_string(random() % 3), 1)});
+      ImageWithLayers image =
+          make_image(id, parent, {layer("l" + std::to_string(random() % 3), 1)});
       image.tags = tags;
       graph.upsert_image(image);
     } else if (roll < 6) {

@@ -11,12 +11,12 @@ bool has_line(const std::string& text, const std::string& line) {
 
 graph::ImageGraph small_graph() {
   graph::ImageGraph graph;
-  graph::Image base;
+  graph::ImageWithLayers base;
   base.id = "base";
   base.tags = {"busybox:latest"};
   base.layers = {{"l0", 1000}};
   graph.upsert_image(base);
-  graph::Image dangling;
+  graph::ImageWithLayers dangling;
   dangling.id = "dangling";
   dangling.layers = {{"l0", 1000}, {"l1", 50}};
   graph.upsert_image(dangling);

@@ -11,9 +11,10 @@ constexpr std::int64_t k_now = 1'800'000'000;
 constexpr std::int64_t k_hour = 3600;
 constexpr std::int64_t k_day = 24 * k_hour;
 
-graph::Image image(const std::string& id, std::int64_t created, std::vector<std::string> tags,
-                   std::vector<graph::Layer> layers, std::string parent = {}) {
-  graph::Image result;
+graph::ImageWithLayers image(const std::string& id, std::int64_t created,
+                             std::vector<std::string> tags, std::vector<graph::Layer> layers,
+                             std::string parent = {}) {
+  graph::ImageWithLayers result;
   result.id = id;
   result.created = created;
   result.tags = std::move(tags);

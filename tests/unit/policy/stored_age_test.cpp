@@ -15,9 +15,9 @@ constexpr std::int64_t k_now = 1'800'000'000;
 constexpr std::int64_t k_hour = 3600;
 constexpr std::int64_t k_year = std::int64_t{365} * 24 * k_hour;
 
-graph::Image untagged(const std::string& id, std::int64_t created,
-                      std::optional<std::int64_t> stored_at) {
-  graph::Image image;
+graph::ImageWithLayers untagged(const std::string& id, std::int64_t created,
+                                std::optional<std::int64_t> stored_at) {
+  graph::ImageWithLayers image;
   image.id = id;
   image.created = created;
   image.stored_at = stored_at;

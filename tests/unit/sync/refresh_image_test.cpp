@@ -28,7 +28,7 @@ std::string recorded(const std::string& name) {
   return test::recorded_body("podman-4.3/" + name);
 }
 
-graph::Image from_recorded(const std::string& name) {
+graph::ImageWithLayers from_recorded(const std::string& name) {
   const auto details = engine::parse_image_details(recorded(name));
   EXPECT_TRUE(details.has_value()) << details.error().message;
   std::vector<graph::Layer> layers;
@@ -40,7 +40,7 @@ graph::Image from_recorded(const std::string& name) {
 
 TEST(RefreshImage, a_rebuild_that_takes_a_tag_re_reads_the_image_it_left) {
   graph::ImageGraph graph;
-  graph::Image base;
+  graph::ImageWithLayers base;
   base.id = "sha256:" + k_base;
   base.tags = {"busybox:latest"};
   base.layers = {{"sha256:base", 2129920}};
