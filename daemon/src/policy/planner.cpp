@@ -64,6 +64,7 @@ struct Facts {
   const graph::Image* image = nullptr;
   ImageState state = ImageState::dangling;
   std::size_t containers = 0;
+  std::int64_t created = 0;       // unix seconds, as graph::Image::created
   std::int64_t age = 0;           // seconds since created (since stored, on the containerd store)
   const char* aged = "created";   // what `age` counts from, for reasons
   std::int64_t idle = 0;          // seconds since last used
@@ -89,8 +90,9 @@ bool any_matches(const std::vector<Pattern>& patterns, std::string_view text) {
                      [&](const Pattern& pattern) { return pattern.matches(text); });
 }
 
-// Image -> the repository it is among the newest of (a view of one of its tags).
-using NewestMap = std::unordered_map<ImageIndex, std::string_view>;
+// By image: the number of the repository it is among the newest of, or k_no_repository.
+using NewestRepositories = std::vector<std::uint32_t>;
+constexpr std::uint32_t k_no_repository = std::numeric_limits<std::uint32_t>::max();
 
 // Whether each repository matches one selector's repository patterns, decided on first use: a
 // host has far fewer repositories than tags, and a rule asks about every image it looks at.
@@ -150,6 +152,7 @@ public:
       const graph::Image* image = images[index];
       Facts& facts = m_facts[index];
       facts.image = image;
+      facts.created = image->created;
       if (const graph::Image* parent = m_graph.parent_of(*image); parent != nullptr) {
         facts.parent = index_in(by_address, parent);
         ++child_counts[facts.parent];
@@ -274,35 +277,67 @@ private:
 
   const std::string& id_of(ImageIndex image) const { return m_facts[image].image->id; }
 
-  // For each image, the repository in which it ranks among the newest `count` (by created time),
-  // if any. An image with tags in several repositories counts in each.
-  NewestMap newest_per_repository(const std::vector<ImageIndex>& images, int count) const {
-    // Keyed by name and filled in this order, so that an image among the newest of several
-    // repositories names the same one every run.
-    std::unordered_map<std::string_view, std::vector<ImageIndex>> by_repository;
-    std::vector<std::string_view> repositories;
+  // For each image, the repository in which it ranks among the newest `count` (by created time,
+  // then ID), if any. An image with tags in several repositories counts in each.
+  NewestRepositories newest_per_repository(const std::vector<ImageIndex>& images, int count) const {
+    // Each image with each of its repositories once, and the repositories in the order they are
+    // first met (an image's new ones by name).
+    std::vector<std::pair<std::uint32_t, ImageIndex>> memberships;
+    std::vector<std::uint32_t> member_counts(m_repository_names.size(), 0);
+    std::vector<ImageIndex> last_member(m_repository_names.size(), k_no_image);
+    std::vector<std::uint32_t> first_met;
     for (const ImageIndex image : images) {
-      repositories.clear();
+      const std::size_t met_before = first_met.size();
       for (const std::uint32_t repository : tag_repositories(image)) {
-        repositories.push_back(m_repository_names[repository]);
+        if (last_member[repository] == image) {
+          continue;
+        }
+        last_member[repository] = image;
+        memberships.emplace_back(repository, image);
+        if (member_counts[repository]++ == 0) {
+          first_met.push_back(repository);
+        }
       }
-      std::sort(repositories.begin(), repositories.end());
-      repositories.erase(std::unique(repositories.begin(), repositories.end()), repositories.end());
-      for (const std::string_view repository : repositories) {
-        by_repository[repository].push_back(image);
+      if (first_met.size() - met_before > 1) {
+        std::sort(first_met.begin() + static_cast<std::ptrdiff_t>(met_before), first_met.end(),
+                  [&](std::uint32_t a, std::uint32_t b) {
+                    return m_repository_names[a] < m_repository_names[b];
+                  });
       }
     }
-    NewestMap newest;
-    for (auto& [repository, members] : by_repository) {
-      std::sort(members.begin(), members.end(), [&](ImageIndex a, ImageIndex b) {
-        const std::int64_t created_a = m_facts[a].image->created;
-        const std::int64_t created_b = m_facts[b].image->created;
+    // An image among the newest of several repositories names the first of them in the order a
+    // hash map of the names, filled in that order, lists them: what plans have always named.
+    std::unordered_map<std::string_view, std::uint32_t> by_name;
+    for (const std::uint32_t repository : first_met) {
+      by_name.try_emplace(m_repository_names[repository], repository);
+    }
+
+    // The members of each repository, in the order of `images`.
+    std::vector<std::uint32_t> member_start(m_repository_names.size() + 1, 0);
+    for (std::size_t repository = 0; repository < member_counts.size(); ++repository) {
+      member_start[repository + 1] = member_start[repository] + member_counts[repository];
+    }
+    std::vector<ImageIndex> members(memberships.size());
+    std::vector<std::uint32_t> filled(member_start.begin(), member_start.end() - 1);
+    for (const auto& [repository, image] : memberships) {
+      members[filled[repository]++] = image;
+    }
+
+    NewestRepositories newest(m_facts.size(), k_no_repository);
+    for (const auto& [name, repository] : by_name) {
+      const auto first = members.begin() + member_start[repository];
+      const auto last = members.begin() + member_start[repository + 1];
+      const auto keep = std::min<std::ptrdiff_t>(last - first, count);
+      std::partial_sort(first, first + keep, last, [&](ImageIndex a, ImageIndex b) {
+        const std::int64_t created_a = m_facts[a].created;
+        const std::int64_t created_b = m_facts[b].created;
         // Image order is ID order.
         return created_a != created_b ? created_a > created_b : a < b;
       });
-      const auto keep = std::min<std::size_t>(members.size(), static_cast<std::size_t>(count));
-      for (std::size_t i = 0; i < keep; ++i) {
-        newest.try_emplace(members[i], repository);
+      for (auto it = first; it != first + keep; ++it) {
+        if (newest[*it] == k_no_repository) {
+          newest[*it] = repository;
+        }
       }
     }
     return newest;
@@ -352,7 +387,7 @@ private:
   // Protections come first and nothing overrides them. Returns the images still open.
   std::vector<ImageIndex> apply_protections() {
     const Protections& protect = m_input.policy.protect;
-    NewestMap newest;
+    NewestRepositories newest;
     if (protect.newest_per_repository) {
       std::vector<ImageIndex> all(m_facts.size());
       std::iota(all.begin(), all.end(), ImageIndex{0});
@@ -385,10 +420,11 @@ private:
         keep(index, KeepReason::protected_min_age, std::move(reason));
         continue;
       }
-      if (const auto it = newest.find(index); it != newest.end()) {
+      if (!newest.empty() && newest[index] != k_no_repository) {
         keep(index, KeepReason::protected_newest,
              "among the newest " + std::to_string(*protect.newest_per_repository) + " of " +
-                 std::string(it->second) + " (protect.newest_per_repository)");
+                 std::string(m_repository_names[newest[index]]) +
+                 " (protect.newest_per_repository)");
         continue;
       }
       if (facts.state == ImageState::intermediate) {
@@ -450,17 +486,17 @@ private:
     std::vector<Candidate> candidates;
     for (std::size_t index = 0; index < rules.size(); ++index) {
       const Rule& rule = rules[index];
-      NewestMap newest;
+      NewestRepositories newest;
       if (rule.keep_newest) {
         newest = newest_per_repository(selected[index], *rule.keep_newest);
       }
       const std::string prefix = "rule " + quoted(rule.name) + ": ";
       for (const ImageIndex image : selected[index]) {
         const Facts& facts = m_facts[image];
-        if (const auto it = newest.find(image); it != newest.end()) {
+        if (!newest.empty() && newest[image] != k_no_repository) {
           keep(image, KeepReason::keep_newest,
                prefix + "among the newest " + std::to_string(*rule.keep_newest) + " of " +
-                   std::string(it->second));
+                   std::string(m_repository_names[newest[image]]));
           continue;
         }
         if (rule.older_than && facts.age < rule.older_than->count()) {
