@@ -18,34 +18,36 @@ namespace {
 
 using graph::ImageState;
 
-// "3d4h", "45m", "12s": how long ago, for reasons a person reads. Appends to `text`: reasons are
-// built for every image of a plan, and this spares a temporary string per duration.
+void append_number(std::string& text, std::int64_t number) {
+  std::array<char, 24> digits{};
+  const char* const end = std::to_chars(digits.data(), digits.data() + digits.size(), number).ptr;
+  text.append(digits.data(), static_cast<std::size_t>(end - digits.data()));
+}
+
+// "3d4h", "45m", "12s": how long ago, for reasons a person reads: the largest unit that is not
+// zero and the next one when it is not zero either. Appends to `text`: reasons are built for
+// every image of a plan, and this spares a temporary string per duration.
 void append_duration(std::string& text, std::int64_t seconds) {
   if (seconds < 0) {
     text += "in the future";
     return;
   }
-  struct Unit {
-    std::int64_t seconds;
-    char suffix;
-  };
-  static constexpr Unit k_units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
-  int parts = 0;
-  for (const Unit& unit : k_units) {
-    if (seconds >= unit.seconds && parts < 2) {
-      std::array<char, 24> digits{};
-      char* const end =
-          std::to_chars(digits.data(), digits.data() + digits.size(), seconds / unit.seconds).ptr;
-      text.append(digits.data(), end);
-      text += unit.suffix;
-      seconds %= unit.seconds;
-      ++parts;
-    } else if (parts > 0) {
-      break;
-    }
+  const std::array<std::int64_t, 4> parts = {seconds / 86400, seconds / 3600 % 24,
+                                             seconds / 60 % 60, seconds % 60};
+  static constexpr std::array<char, 4> k_suffixes = {'d', 'h', 'm', 's'};
+  std::size_t unit = 0;
+  while (unit < parts.size() && parts[unit] == 0) {
+    ++unit;
   }
-  if (parts == 0) {
+  if (unit == parts.size()) {
     text += "0s";
+    return;
+  }
+  append_number(text, parts[unit]);
+  text += k_suffixes[unit];
+  if (unit + 1 < parts.size() && parts[unit + 1] != 0) {
+    append_number(text, parts[unit + 1]);
+    text += k_suffixes[unit + 1];
   }
 }
 
@@ -115,11 +117,11 @@ private:
   std::vector<std::int8_t> m_known;
 };
 
+// An image a rule would delete. The reason is written only for the deletions the plan lists.
 struct Candidate {
   ImageIndex image = k_no_image;
-  std::string_view rule; // the name of a rule that outlives the planner
+  const Rule* rule = nullptr; // a rule that outlives the planner
   std::size_t rule_index = 0;
-  std::string reason;
   bool pressure = false;
   std::int64_t age = 0; // Facts::age and idle, for ordering without a lookup
   std::int64_t idle = 0;
@@ -384,6 +386,20 @@ private:
     }
   }
 
+  // The same for a reason written in m_text: copied into a string of its own size.
+  void keep_text(ImageIndex image, KeepReason why) {
+    if (!m_kept[image]) {
+      m_kept[image] = Keep{why, m_text};
+    }
+  }
+
+  // m_text, emptied for the next reason: each reason is written there and then copied, so that
+  // it holds no more bytes than it needs and no temporary strings are made.
+  std::string& text() {
+    m_text.clear();
+    return m_text;
+  }
+
   // Protections come first and nothing overrides them. Returns the images still open.
   std::vector<ImageIndex> apply_protections() {
     const Protections& protect = m_input.policy.protect;
@@ -493,51 +509,49 @@ private:
       const std::string prefix = "rule " + quoted(rule.name) + ": ";
       for (const ImageIndex image : selected[index]) {
         const Facts& facts = m_facts[image];
+        // Under pressure the pool is of kept images: their first reasons stand.
+        const bool kept = m_kept[image].has_value();
         if (!newest.empty() && newest[image] != k_no_repository) {
-          keep(image, KeepReason::keep_newest,
-               prefix + "among the newest " + std::to_string(*rule.keep_newest) + " of " +
-                   std::string(m_repository_names[newest[image]]));
+          if (kept) {
+            continue;
+          }
+          std::string& reason = text();
+          reason += prefix;
+          reason += "among the newest ";
+          append_number(reason, *rule.keep_newest);
+          reason += " of ";
+          reason += m_repository_names[newest[image]];
+          keep_text(image, KeepReason::keep_newest);
           continue;
         }
         if (rule.older_than && facts.age < rule.older_than->count()) {
-          std::string reason = prefix + facts.aged + " ";
+          if (kept) {
+            continue;
+          }
+          std::string& reason = text();
+          reason += prefix;
+          reason += facts.aged;
+          reason += ' ';
           append_duration(reason, facts.age);
           reason += " ago, older_than is ";
           append_duration(reason, rule.older_than->count());
-          keep(image, KeepReason::younger_than, std::move(reason));
+          keep_text(image, KeepReason::younger_than);
           continue;
         }
         if (rule.unused_for && facts.idle < rule.unused_for->count()) {
-          std::string reason = prefix + "last used ";
+          if (kept) {
+            continue;
+          }
+          std::string& reason = text();
+          reason += prefix;
+          reason += "last used ";
           append_duration(reason, facts.idle);
           reason += " ago, unused_for is ";
           append_duration(reason, rule.unused_for->count());
-          keep(image, KeepReason::recently_used, std::move(reason));
+          keep_text(image, KeepReason::recently_used);
           continue;
         }
-        std::string reason;
-        reason.reserve(128); // the longest reason, with both conditions, in one allocation
-        reason += graph::to_string(facts.state);
-        reason += ", ";
-        reason += facts.aged;
-        reason += ' ';
-        append_duration(reason, facts.age);
-        reason += " ago";
-        if (rule.older_than) {
-          reason += " (older_than ";
-          append_duration(reason, rule.older_than->count());
-          reason += ')';
-        }
-        reason += ", last used ";
-        append_duration(reason, facts.idle);
-        reason += " ago";
-        if (rule.unused_for) {
-          reason += " (unused_for ";
-          append_duration(reason, rule.unused_for->count());
-          reason += ')';
-        }
-        candidates.push_back(
-            {image, rule.name, index, std::move(reason), pressure, facts.age, facts.idle});
+        candidates.push_back({image, &rule, index, pressure, facts.age, facts.idle});
       }
     }
     return candidates;
@@ -560,7 +574,7 @@ private:
         removable.push_back(std::move(candidate));
       } else {
         keep(candidate.image, KeepReason::kept_children,
-             "rule " + quoted(candidate.rule) + " selects it, but child images stay");
+             "rule " + quoted(candidate.rule->name) + " selects it, but child images stay");
       }
     }
     return removable;
@@ -688,7 +702,6 @@ private:
     auto candidates = evaluate_rules(m_pressure_rules, pool, true);
     for (Candidate& candidate : candidates) {
       candidate.pressure = true;
-      candidate.reason = "disk pressure, least recently used first: " + candidate.reason;
     }
     candidates = removable_only(std::move(candidates), regular_order);
     const auto order = children_first(candidates);
@@ -718,8 +731,37 @@ private:
     return chosen;
   }
 
+  // What decided a deletion: the image's state, age and idle time beside the rule's conditions.
+  std::string deletion_reason(const Candidate& candidate) {
+    const Facts& facts = m_facts[candidate.image];
+    const Rule& rule = *candidate.rule;
+    std::string& reason = text();
+    if (candidate.pressure) {
+      reason += "disk pressure, least recently used first: ";
+    }
+    reason += graph::to_string(facts.state);
+    reason += ", ";
+    reason += facts.aged;
+    reason += ' ';
+    append_duration(reason, facts.age);
+    reason += " ago";
+    if (rule.older_than) {
+      reason += " (older_than ";
+      append_duration(reason, rule.older_than->count());
+      reason += ')';
+    }
+    reason += ", last used ";
+    append_duration(reason, facts.idle);
+    reason += " ago";
+    if (rule.unused_for) {
+      reason += " (unused_for ";
+      append_duration(reason, rule.unused_for->count());
+      reason += ')';
+    }
+    return reason;
+  }
+
   // The final list, in order, with bytes, limits and the parents each deletion orphans.
-  // Takes the reasons out of `chosen`: each goes to one deletion.
   void emit(Plan& plan, std::vector<Candidate>& chosen, const std::vector<ImageIndex>& order) {
     std::vector<Candidate*> by_image(m_facts.size(), nullptr);
     for (Candidate& candidate : chosen) {
@@ -742,14 +784,15 @@ private:
         plan.limited = true;
         m_kept[candidate.image].reset();
         keep(candidate.image, KeepReason::over_limit,
-             "rule " + quoted(candidate.rule) + " selects it; left for the next run by limits");
+             "rule " + quoted(candidate.rule->name) +
+                 " selects it; left for the next run by limits");
         continue;
       }
       PlannedDeletion deletion;
       deletion.image_id = id_of(candidate.image);
       deletion.tags = m_facts[candidate.image].image->tags;
-      deletion.rule = candidate.rule;
-      deletion.reason = std::move(candidate.reason);
+      deletion.rule = candidate.rule->name;
+      deletion.reason = deletion_reason(candidate);
       deletion.bytes = freed[i];
       deletion.pressure = candidate.pressure;
       // The engine prunes each parent without references once its last child is gone.
@@ -803,6 +846,7 @@ private:
   std::vector<std::optional<Keep>> m_kept; // by image
   std::vector<bool> m_removed;             // by image, once emitted
   std::vector<Rule> m_pressure_rules;
+  std::string m_text; // the reason being written (text())
 };
 
 } // namespace
