@@ -61,6 +61,12 @@ std::string quoted(std::string_view text) {
 using ImageIndex = std::uint32_t;
 constexpr ImageIndex k_no_image = std::numeric_limits<ImageIndex>::max();
 
+// A view of a tag of the graph, and the number of its repository (Planner::index_tags).
+struct Tag {
+  std::string_view text;
+  std::uint32_t repository = 0;
+};
+
 // What the planner knows of one image.
 struct Facts {
   const graph::Image* image = nullptr;
@@ -71,6 +77,8 @@ struct Facts {
   const char* aged = "created";   // what `age` counts from, for reasons
   std::int64_t idle = 0;          // seconds since last used
   ImageIndex parent = k_no_image; // while the parent is in the graph
+  std::uint32_t tag_count = 0;
+  std::string_view id; // a view of the graph's string
 };
 
 bool state_matches(StateFilter filter, const Facts& facts) {
@@ -150,10 +158,12 @@ public:
     std::sort(by_address.begin(), by_address.end(), by_address_order);
 
     std::vector<std::uint32_t> child_counts(count, 0);
+    m_tag_start.reserve(count + 1);
     for (std::size_t index = 0; index < count; ++index) {
       const graph::Image* image = images[index];
       Facts& facts = m_facts[index];
       facts.image = image;
+      facts.id = image->id;
       facts.created = image->created;
       if (const graph::Image* parent = m_graph.parent_of(*image); parent != nullptr) {
         facts.parent = index_in(by_address, parent);
@@ -170,9 +180,11 @@ public:
         last_used = std::max(last_used, input.last_used(image->id).value_or(0));
       }
       facts.idle = input.now - last_used;
+      facts.tag_count = static_cast<std::uint32_t>(image->tags.size());
+      m_tag_start.push_back(static_cast<std::uint32_t>(m_tags.size()));
       index_tags(*image);
     }
-    m_tag_start.push_back(static_cast<std::uint32_t>(m_tag_repository.size()));
+    m_tag_start.push_back(static_cast<std::uint32_t>(m_tags.size()));
     // What ImageGraph::containers_using says, from the containers: a host has far fewer
     // containers than images, so this looks up a few IDs instead of every image's.
     for (const graph::ContainerRef& container : m_graph.containers()) {
@@ -197,9 +209,9 @@ public:
     // The graph's own classification (ImageGraph::state): children count only while present.
     for (std::size_t index = 0; index < count; ++index) {
       Facts& facts = m_facts[index];
-      facts.state = !facts.image->tags.empty() ? ImageState::tagged
-                    : child_counts[index] > 0  ? ImageState::intermediate
-                                               : ImageState::dangling;
+      facts.state = facts.tag_count > 0       ? ImageState::tagged
+                    : child_counts[index] > 0 ? ImageState::intermediate
+                                              : ImageState::dangling;
     }
   }
 
@@ -224,10 +236,10 @@ public:
     emit(plan, chosen, order);
     keep_remaining_intermediates();
     // In image order, which is ID order.
-    for (std::size_t index = 0; index < m_kept.size(); ++index) {
+    for (ImageIndex index = 0; index < m_kept.size(); ++index) {
       if (std::optional<Keep>& kept = m_kept[index]; kept) {
-        const graph::Image& image = *m_facts[index].image;
-        plan.kept.push_back({image.id, image.tags, kept->why, std::move(kept->reason)});
+        plan.kept.push_back({std::string(m_facts[index].id), tag_strings(index), kept->why,
+                             std::move(kept->reason)});
       }
     }
     return plan;
@@ -248,24 +260,42 @@ private:
     return std::less<const graph::Image*>{}(lhs.first, rhs.first);
   }
 
-  // Records each tag's repository as a number, once, so that rules compare numbers.
+  // Appends the image's tags, each with the number of its repository, numbering repositories as
+  // they are met, so that rules compare numbers. An image's tags mostly share one repository: it
+  // is looked up once.
   void index_tags(const graph::Image& image) {
-    m_tag_start.push_back(static_cast<std::uint32_t>(m_tag_repository.size()));
+    std::optional<std::string_view> previous;
+    std::uint32_t previous_number = 0;
     for (const std::string& tag : image.tags) {
       const std::string_view repository = repository_of(tag);
-      const auto [it, inserted] = m_repository_index.try_emplace(
-          repository, static_cast<std::uint32_t>(m_repository_names.size()));
-      if (inserted) {
-        m_repository_names.push_back(repository);
+      if (!previous || repository != *previous) {
+        const auto [it, inserted] = m_repository_index.try_emplace(
+            repository, static_cast<std::uint32_t>(m_repository_names.size()));
+        if (inserted) {
+          m_repository_names.push_back(repository);
+        }
+        previous = repository;
+        previous_number = it->second;
       }
-      m_tag_repository.push_back(it->second);
+      m_tags.push_back({tag, previous_number});
     }
   }
 
-  // The repositories of an image's tags, as indexes: the n-th is the n-th tag's.
-  std::span<const std::uint32_t> tag_repositories(ImageIndex image) const {
-    return std::span<const std::uint32_t>(m_tag_repository)
-        .subspan(m_tag_start[image], m_tag_start[image + 1] - m_tag_start[image]);
+  // An image's tags, in the graph's order.
+  std::span<const Tag> tags_of(ImageIndex image) const {
+    return std::span<const Tag>(m_tags).subspan(m_tag_start[image],
+                                                m_tag_start[image + 1] - m_tag_start[image]);
+  }
+
+  // The tags for the plan, copied from the views: the image's own vector is not read again.
+  std::vector<std::string> tag_strings(ImageIndex image) const {
+    const std::span<const Tag> tags = tags_of(image);
+    std::vector<std::string> strings;
+    strings.reserve(tags.size());
+    for (const Tag& tag : tags) {
+      strings.emplace_back(tag.text);
+    }
+    return strings;
   }
 
   std::span<const ImageIndex> children_of(ImageIndex image) const {
@@ -276,8 +306,6 @@ private:
   std::size_t child_count(ImageIndex image) const {
     return m_child_start[image + 1] - m_child_start[image];
   }
-
-  const std::string& id_of(ImageIndex image) const { return m_facts[image].image->id; }
 
   // For each image, the repository in which it ranks among the newest `count` (by created time,
   // then ID), if any. An image with tags in several repositories counts in each.
@@ -290,7 +318,7 @@ private:
     std::vector<std::uint32_t> first_met;
     for (const ImageIndex image : images) {
       const std::size_t met_before = first_met.size();
-      for (const std::uint32_t repository : tag_repositories(image)) {
+      for (const auto& [text, repository] : tags_of(image)) {
         if (last_member[repository] == image) {
           continue;
         }
@@ -363,17 +391,16 @@ private:
     if (selector.repositories.empty() && selector.tags.empty()) {
       return true;
     }
-    const std::vector<std::string>& tags = facts.image->tags;
+    const std::span<const Tag> tags = tags_of(image);
     if (tags.empty()) {
       return false;
     }
-    const std::span<const std::uint32_t> repositories = tag_repositories(image);
-    for (std::size_t i = 0; i < tags.size(); ++i) {
+    for (const auto& [text, repository] : tags) {
       const bool repository_taken =
           selector.repositories.empty() ||
-          repository_matches.matches(repositories[i], m_repository_names[repositories[i]]);
+          repository_matches.matches(repository, m_repository_names[repository]);
       if (!repository_taken ||
-          (!selector.tags.empty() && !any_matches(selector.tags, tag_of(tags[i])))) {
+          (!selector.tags.empty() && !any_matches(selector.tags, tag_of(text)))) {
         return false;
       }
     }
@@ -420,7 +447,7 @@ private:
                  (facts.containers == 1 ? "" : "s"));
         continue;
       }
-      if (auto reference = protected_reference(image); reference) {
+      if (auto reference = protected_reference(index); reference) {
         keep(index, KeepReason::protected_reference, std::move(*reference));
         continue;
       }
@@ -451,14 +478,28 @@ private:
     return open;
   }
 
-  std::optional<std::string> protected_reference(const graph::Image& image) const {
-    for (const auto* references : {&image.tags, &image.digests}) {
-      for (const std::string& reference : *references) {
-        for (const Pattern& pattern : m_input.policy.protect.references) {
-          if (pattern.matches(reference)) {
-            return reference + " matches protect.references " + quoted(pattern.text());
-          }
+  // Tags first, then digests.
+  std::optional<std::string> protected_reference(ImageIndex image) const {
+    const std::vector<Pattern>& patterns = m_input.policy.protect.references;
+    if (patterns.empty()) {
+      return std::nullopt;
+    }
+    const auto matching = [&](std::string_view reference) -> std::optional<std::string> {
+      for (const Pattern& pattern : patterns) {
+        if (pattern.matches(reference)) {
+          return std::string(reference) + " matches protect.references " + quoted(pattern.text());
         }
+      }
+      return std::nullopt;
+    };
+    for (const Tag& tag : tags_of(image)) {
+      if (auto reason = matching(tag.text); reason) {
+        return reason;
+      }
+    }
+    for (const std::string& digest : m_facts[image].image->digests) {
+      if (auto reason = matching(digest); reason) {
+        return reason;
       }
     }
     return std::nullopt;
@@ -789,8 +830,8 @@ private:
         continue;
       }
       PlannedDeletion deletion;
-      deletion.image_id = id_of(candidate.image);
-      deletion.tags = m_facts[candidate.image].image->tags;
+      deletion.image_id = m_facts[candidate.image].id;
+      deletion.tags = tag_strings(candidate.image);
       deletion.rule = candidate.rule->name;
       deletion.reason = deletion_reason(candidate);
       deletion.bytes = freed[i];
@@ -837,12 +878,12 @@ private:
   // Children by parent: the children of image i are m_children[m_child_start[i], [i + 1]).
   std::vector<std::uint32_t> m_child_start;
   std::vector<ImageIndex> m_children;
-  // Every repository a tag names, numbered; the tags of image i have the repositories
-  // m_tag_repository[m_tag_start[i], [i + 1]), in the order of its tags.
+  // Every repository a tag names, numbered; the tags of image i are
+  // m_tags[m_tag_start[i], [i + 1]), in the graph's order.
   std::vector<std::string_view> m_repository_names;
   std::unordered_map<std::string_view, std::uint32_t> m_repository_index;
   std::vector<std::uint32_t> m_tag_start;
-  std::vector<std::uint32_t> m_tag_repository;
+  std::vector<Tag> m_tags;
   std::vector<std::optional<Keep>> m_kept; // by image
   std::vector<bool> m_removed;             // by image, once emitted
   std::vector<Rule> m_pressure_rules;
