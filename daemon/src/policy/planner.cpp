@@ -624,30 +624,44 @@ private:
   // The deletion order: rule by rule, oldest first, each image after every descendant it has
   // among the deletions (the engine refuses a parent while a child exists).
   std::vector<ImageIndex> children_first(const std::vector<Candidate>& candidates) const {
-    std::vector<const Candidate*> sorted;
+    // What the order compares, by value, and the position in `candidates` that keeps equals in
+    // their order.
+    struct Key {
+      std::size_t rule_index;
+      std::int64_t age;
+      std::int64_t idle;
+      ImageIndex image;
+      std::uint32_t position;
+      bool pressure;
+    };
+    std::vector<Key> sorted;
     std::vector<bool> wanted(m_facts.size(), false);
     sorted.reserve(candidates.size());
     for (const Candidate& candidate : candidates) {
-      sorted.push_back(&candidate);
+      sorted.push_back({candidate.rule_index, candidate.age, candidate.idle, candidate.image,
+                        static_cast<std::uint32_t>(sorted.size()), candidate.pressure});
       wanted[candidate.image] = true;
     }
-    std::stable_sort(sorted.begin(), sorted.end(), [&](const Candidate* a, const Candidate* b) {
-      if (a->pressure) {
+    std::sort(sorted.begin(), sorted.end(), [](const Key& a, const Key& b) {
+      if (a.pressure) {
         // Disk pressure: least recently used first.
-        return a->idle > b->idle;
+        if (a.idle != b.idle) {
+          return a.idle > b.idle;
+        }
+      } else if (a.rule_index != b.rule_index) {
+        return a.rule_index < b.rule_index;
+      } else if (a.age != b.age) {
+        return a.age > b.age;
       }
-      if (a->rule_index != b->rule_index) {
-        return a->rule_index < b->rule_index;
-      }
-      return a->age > b->age;
+      return a.position < b.position;
     });
     std::vector<ImageIndex> order;
     order.reserve(candidates.size());
     std::vector<bool> emitted(m_facts.size(), false);
     // Iterative depth-first walk: descendants (through untagged parents too) before the image.
     std::vector<std::pair<ImageIndex, bool>> stack;
-    for (const Candidate* candidate : sorted) {
-      stack.assign({{candidate->image, false}});
+    for (const Key& candidate : sorted) {
+      stack.assign({{candidate.image, false}});
       while (!stack.empty()) {
         const auto [image, expanded] = stack.back();
         stack.pop_back();
@@ -829,7 +843,7 @@ private:
                  " selects it; left for the next run by limits");
         continue;
       }
-      PlannedDeletion deletion;
+      PlannedDeletion& deletion = plan.deletions.emplace_back();
       deletion.image_id = m_facts[candidate.image].id;
       deletion.tags = tag_strings(candidate.image);
       deletion.rule = candidate.rule->name;
@@ -855,7 +869,6 @@ private:
         image = parent;
       }
       plan.reclaim_bytes += deletion.bytes;
-      plan.deletions.push_back(std::move(deletion));
     }
     m_removed = std::move(removed);
   }
