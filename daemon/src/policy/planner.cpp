@@ -18,7 +18,33 @@ namespace {
 
 using graph::ImageState;
 
-void append_number(std::string& text, std::int64_t number) {
+// Text of a bounded length in a fixed buffer: a deletion's reason names nothing of unbounded
+// length (no rule or image names), so it is written without allocating and copied out once.
+class ShortText {
+public:
+  ShortText& operator+=(std::string_view part) {
+    append(part.data(), part.size());
+    return *this;
+  }
+  ShortText& operator+=(char character) {
+    append(&character, 1);
+    return *this;
+  }
+  void append(const char* data, std::size_t size) {
+    // Never reached by the reasons written here (under 300 bytes); it keeps the buffer whole.
+    size = std::min(size, m_buffer.size() - m_size);
+    std::copy_n(data, size, m_buffer.data() + m_size);
+    m_size += size;
+  }
+  [[nodiscard]] std::string str() const { return {m_buffer.data(), m_size}; }
+
+private:
+  std::array<char, 512> m_buffer{};
+  std::size_t m_size = 0;
+};
+
+// Appends to a std::string or a ShortText.
+template <typename Text> void append_number(Text& text, std::int64_t number) {
   std::array<char, 24> digits{};
   const char* const end = std::to_chars(digits.data(), digits.data() + digits.size(), number).ptr;
   text.append(digits.data(), static_cast<std::size_t>(end - digits.data()));
@@ -27,7 +53,7 @@ void append_number(std::string& text, std::int64_t number) {
 // "3d4h", "45m", "12s": how long ago, for reasons a person reads: the largest unit that is not
 // zero and the next one when it is not zero either. Appends to `text`: reasons are built for
 // every image of a plan, and this spares a temporary string per duration.
-void append_duration(std::string& text, std::int64_t seconds) {
+template <typename Text> void append_duration(Text& text, std::int64_t seconds) {
   if (seconds < 0) {
     text += "in the future";
     return;
@@ -787,10 +813,10 @@ private:
   }
 
   // What decided a deletion: the image's state, age and idle time beside the rule's conditions.
-  std::string deletion_reason(const Candidate& candidate) {
+  std::string deletion_reason(const Candidate& candidate) const {
     const Facts& facts = m_facts[candidate.image];
     const Rule& rule = *candidate.rule;
-    std::string& reason = text();
+    ShortText reason;
     if (candidate.pressure) {
       reason += "disk pressure, least recently used first: ";
     }
@@ -813,7 +839,7 @@ private:
       append_duration(reason, rule.unused_for->count());
       reason += ')';
     }
-    return reason;
+    return reason.str();
   }
 
   // The final list, in order, with bytes, limits and the parents each deletion orphans.
