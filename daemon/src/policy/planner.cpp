@@ -254,8 +254,7 @@ public:
       plan.pressure_goal_bytes = *goal;
       pressure_chosen = choose_for_pressure(chosen, order, *goal);
       const auto pressure_order = children_first(pressure_chosen);
-      chosen.insert(chosen.end(), std::make_move_iterator(pressure_chosen.begin()),
-                    std::make_move_iterator(pressure_chosen.end()));
+      chosen.insert(chosen.end(), pressure_chosen.begin(), pressure_chosen.end());
       order.insert(order.end(), pressure_order.begin(), pressure_order.end());
     }
 
@@ -638,7 +637,7 @@ private:
     for (std::size_t i = 0; i < candidates.size(); ++i) {
       Candidate& candidate = candidates[i];
       if (goes[also_removed.size() + i]) {
-        removable.push_back(std::move(candidate));
+        removable.push_back(candidate);
       } else {
         keep(candidate.image, KeepReason::kept_children,
              "rule " + quoted(candidate.rule->name) + " selects it, but child images stay");
@@ -806,7 +805,7 @@ private:
     for (Candidate& candidate : candidates) {
       if (needed[candidate.image]) {
         m_kept[candidate.image].reset();
-        chosen.push_back(std::move(candidate));
+        chosen.push_back(candidate);
       }
     }
     return chosen;

@@ -10,6 +10,7 @@ namespace {
 constexpr std::int64_t k_now = 1'800'000'000;
 constexpr std::int64_t k_hour = 3600;
 constexpr std::int64_t k_day = 24 * k_hour;
+constexpr std::int64_t k_minute = 60;
 
 graph::Image image(const std::string& id, std::int64_t created, std::vector<std::string> tags,
                    std::vector<graph::Layer> layers, std::string parent = {}) {
@@ -260,9 +261,10 @@ TEST(Planner, last_used_falls_back_to_created_and_last_tag_time) {
 
 TEST(Planner, reasons_name_the_values_that_decided_in_their_largest_two_units) {
   graph::ImageGraph graph;
+  graph.upsert_image(image("sha256:a", k_now - (3 * k_day + 4 * k_hour + 5 * k_minute), {"app:1"},
+                           {layer("a", 10)}));
   graph.upsert_image(
-      image("sha256:a", k_now - (3 * k_day + 4 * k_hour + 5 * 60), {"app:1"}, {layer("a", 10)}));
-  graph.upsert_image(image("sha256:b", k_now - (2 * k_day + 7 * 60), {"app:2"}, {layer("b", 10)}));
+      image("sha256:b", k_now - (2 * k_day + 7 * k_minute), {"app:2"}, {layer("b", 10)}));
   graph.upsert_image(image("sha256:c", k_now - 10 * k_hour, {"app:3"}, {layer("c", 10)}));
   graph.upsert_image(image("sha256:d", k_now - 5 * k_hour, {"app:4"}, {layer("d", 10)}));
   Policy policy;
