@@ -18,34 +18,62 @@ namespace {
 
 using graph::ImageState;
 
-// "3d4h", "45m", "12s": how long ago, for reasons a person reads. Appends to `text`: reasons are
-// built for every image of a plan, and this spares a temporary string per duration.
-void append_duration(std::string& text, std::int64_t seconds) {
+// Text of a bounded length in a fixed buffer: a deletion's reason names nothing of unbounded
+// length (no rule or image names), so it is written without allocating and copied out once.
+class ShortText {
+public:
+  ShortText& operator+=(std::string_view part) {
+    append(part.data(), part.size());
+    return *this;
+  }
+  ShortText& operator+=(char character) {
+    append(&character, 1);
+    return *this;
+  }
+  void append(const char* data, std::size_t size) {
+    // Never reached by the reasons written here (under 300 bytes); it keeps the buffer whole.
+    size = std::min(size, m_buffer.size() - m_size);
+    std::copy_n(data, size, m_buffer.data() + m_size);
+    m_size += size;
+  }
+  [[nodiscard]] std::string str() const { return {m_buffer.data(), m_size}; }
+
+private:
+  std::array<char, 512> m_buffer{};
+  std::size_t m_size = 0;
+};
+
+// Appends to a std::string or a ShortText.
+template <typename Text> void append_number(Text& text, std::int64_t number) {
+  std::array<char, 24> digits{};
+  const char* const end = std::to_chars(digits.data(), digits.data() + digits.size(), number).ptr;
+  text.append(digits.data(), static_cast<std::size_t>(end - digits.data()));
+}
+
+// "3d4h", "45m", "12s": how long ago, for reasons a person reads: the largest unit that is not
+// zero and the next one when it is not zero either. Appends to `text`: reasons are built for
+// every image of a plan, and this spares a temporary string per duration.
+template <typename Text> void append_duration(Text& text, std::int64_t seconds) {
   if (seconds < 0) {
     text += "in the future";
     return;
   }
-  struct Unit {
-    std::int64_t seconds;
-    char suffix;
-  };
-  static constexpr Unit k_units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
-  int parts = 0;
-  for (const Unit& unit : k_units) {
-    if (seconds >= unit.seconds && parts < 2) {
-      std::array<char, 24> digits{};
-      char* const end =
-          std::to_chars(digits.data(), digits.data() + digits.size(), seconds / unit.seconds).ptr;
-      text.append(digits.data(), end);
-      text += unit.suffix;
-      seconds %= unit.seconds;
-      ++parts;
-    } else if (parts > 0) {
-      break;
-    }
+  const std::array<std::int64_t, 4> parts = {seconds / 86400, seconds / 3600 % 24,
+                                             seconds / 60 % 60, seconds % 60};
+  static constexpr std::array<char, 4> k_suffixes = {'d', 'h', 'm', 's'};
+  std::size_t unit = 0;
+  while (unit < parts.size() && parts[unit] == 0) {
+    ++unit;
   }
-  if (parts == 0) {
+  if (unit == parts.size()) {
     text += "0s";
+    return;
+  }
+  append_number(text, parts[unit]);
+  text += k_suffixes[unit];
+  if (unit + 1 < parts.size() && parts[unit + 1] != 0) {
+    append_number(text, parts[unit + 1]);
+    text += k_suffixes[unit + 1];
   }
 }
 
@@ -59,15 +87,24 @@ std::string quoted(std::string_view text) {
 using ImageIndex = std::uint32_t;
 constexpr ImageIndex k_no_image = std::numeric_limits<ImageIndex>::max();
 
+// A view of a tag of the graph, and the number of its repository (Planner::index_tags).
+struct Tag {
+  std::string_view text;
+  std::uint32_t repository = 0;
+};
+
 // What the planner knows of one image.
 struct Facts {
   const graph::Image* image = nullptr;
   ImageState state = ImageState::dangling;
   std::size_t containers = 0;
+  std::int64_t created = 0;       // unix seconds, as graph::Image::created
   std::int64_t age = 0;           // seconds since created (since stored, on the containerd store)
   const char* aged = "created";   // what `age` counts from, for reasons
   std::int64_t idle = 0;          // seconds since last used
   ImageIndex parent = k_no_image; // while the parent is in the graph
+  std::uint32_t tag_count = 0;
+  std::string_view id; // a view of the graph's string
 };
 
 bool state_matches(StateFilter filter, const Facts& facts) {
@@ -89,8 +126,9 @@ bool any_matches(const std::vector<Pattern>& patterns, std::string_view text) {
                      [&](const Pattern& pattern) { return pattern.matches(text); });
 }
 
-// Image -> the repository it is among the newest of (a view of one of its tags).
-using NewestMap = std::unordered_map<ImageIndex, std::string_view>;
+// By image: the number of the repository it is among the newest of, or k_no_repository.
+using NewestRepositories = std::vector<std::uint32_t>;
+constexpr std::uint32_t k_no_repository = std::numeric_limits<std::uint32_t>::max();
 
 // Whether each repository matches one selector's repository patterns, decided on first use: a
 // host has far fewer repositories than tags, and a rule asks about every image it looks at.
@@ -113,11 +151,11 @@ private:
   std::vector<std::int8_t> m_known;
 };
 
+// An image a rule would delete. The reason is written only for the deletions the plan lists.
 struct Candidate {
   ImageIndex image = k_no_image;
-  std::string_view rule; // the name of a rule that outlives the planner
+  const Rule* rule = nullptr; // a rule that outlives the planner
   std::size_t rule_index = 0;
-  std::string reason;
   bool pressure = false;
   std::int64_t age = 0; // Facts::age and idle, for ordering without a lookup
   std::int64_t idle = 0;
@@ -146,10 +184,13 @@ public:
     std::sort(by_address.begin(), by_address.end(), by_address_order);
 
     std::vector<std::uint32_t> child_counts(count, 0);
+    m_tag_start.reserve(count + 1);
     for (std::size_t index = 0; index < count; ++index) {
       const graph::Image* image = images[index];
       Facts& facts = m_facts[index];
       facts.image = image;
+      facts.id = image->id;
+      facts.created = image->created;
       if (const graph::Image* parent = m_graph.parent_of(*image); parent != nullptr) {
         facts.parent = index_in(by_address, parent);
         ++child_counts[facts.parent];
@@ -165,9 +206,11 @@ public:
         last_used = std::max(last_used, input.last_used(image->id).value_or(0));
       }
       facts.idle = input.now - last_used;
+      facts.tag_count = static_cast<std::uint32_t>(image->tags.size());
+      m_tag_start.push_back(static_cast<std::uint32_t>(m_tags.size()));
       index_tags(*image);
     }
-    m_tag_start.push_back(static_cast<std::uint32_t>(m_tag_repository.size()));
+    m_tag_start.push_back(static_cast<std::uint32_t>(m_tags.size()));
     // What ImageGraph::containers_using says, from the containers: a host has far fewer
     // containers than images, so this looks up a few IDs instead of every image's.
     for (const graph::ContainerRef& container : m_graph.containers()) {
@@ -192,9 +235,9 @@ public:
     // The graph's own classification (ImageGraph::state): children count only while present.
     for (std::size_t index = 0; index < count; ++index) {
       Facts& facts = m_facts[index];
-      facts.state = !facts.image->tags.empty() ? ImageState::tagged
-                    : child_counts[index] > 0  ? ImageState::intermediate
-                                               : ImageState::dangling;
+      facts.state = facts.tag_count > 0       ? ImageState::tagged
+                    : child_counts[index] > 0 ? ImageState::intermediate
+                                              : ImageState::dangling;
     }
   }
 
@@ -211,18 +254,17 @@ public:
       plan.pressure_goal_bytes = *goal;
       pressure_chosen = choose_for_pressure(chosen, order, *goal);
       const auto pressure_order = children_first(pressure_chosen);
-      chosen.insert(chosen.end(), std::make_move_iterator(pressure_chosen.begin()),
-                    std::make_move_iterator(pressure_chosen.end()));
+      chosen.insert(chosen.end(), pressure_chosen.begin(), pressure_chosen.end());
       order.insert(order.end(), pressure_order.begin(), pressure_order.end());
     }
 
     emit(plan, chosen, order);
     keep_remaining_intermediates();
     // In image order, which is ID order.
-    for (std::size_t index = 0; index < m_kept.size(); ++index) {
+    for (ImageIndex index = 0; index < m_kept.size(); ++index) {
       if (std::optional<Keep>& kept = m_kept[index]; kept) {
-        const graph::Image& image = *m_facts[index].image;
-        plan.kept.push_back({image.id, image.tags, kept->why, std::move(kept->reason)});
+        plan.kept.push_back({std::string(m_facts[index].id), tag_strings(index), kept->why,
+                             std::move(kept->reason)});
       }
     }
     return plan;
@@ -243,24 +285,42 @@ private:
     return std::less<const graph::Image*>{}(lhs.first, rhs.first);
   }
 
-  // Records each tag's repository as a number, once, so that rules compare numbers.
+  // Appends the image's tags, each with the number of its repository, numbering repositories as
+  // they are met, so that rules compare numbers. An image's tags mostly share one repository: it
+  // is looked up once.
   void index_tags(const graph::Image& image) {
-    m_tag_start.push_back(static_cast<std::uint32_t>(m_tag_repository.size()));
+    std::optional<std::string_view> previous;
+    std::uint32_t previous_number = 0;
     for (const std::string& tag : image.tags) {
       const std::string_view repository = repository_of(tag);
-      const auto [it, inserted] = m_repository_index.try_emplace(
-          repository, static_cast<std::uint32_t>(m_repository_names.size()));
-      if (inserted) {
-        m_repository_names.push_back(repository);
+      if (!previous || repository != *previous) {
+        const auto [it, inserted] = m_repository_index.try_emplace(
+            repository, static_cast<std::uint32_t>(m_repository_names.size()));
+        if (inserted) {
+          m_repository_names.push_back(repository);
+        }
+        previous = repository;
+        previous_number = it->second;
       }
-      m_tag_repository.push_back(it->second);
+      m_tags.push_back({tag, previous_number});
     }
   }
 
-  // The repositories of an image's tags, as indexes: the n-th is the n-th tag's.
-  std::span<const std::uint32_t> tag_repositories(ImageIndex image) const {
-    return std::span<const std::uint32_t>(m_tag_repository)
-        .subspan(m_tag_start[image], m_tag_start[image + 1] - m_tag_start[image]);
+  // An image's tags, in the graph's order.
+  std::span<const Tag> tags_of(ImageIndex image) const {
+    return std::span<const Tag>(m_tags).subspan(m_tag_start[image],
+                                                m_tag_start[image + 1] - m_tag_start[image]);
+  }
+
+  // The tags for the plan, copied from the views: the image's own vector is not read again.
+  std::vector<std::string> tag_strings(ImageIndex image) const {
+    const std::span<const Tag> tags = tags_of(image);
+    std::vector<std::string> strings;
+    strings.reserve(tags.size());
+    for (const Tag& tag : tags) {
+      strings.emplace_back(tag.text);
+    }
+    return strings;
   }
 
   std::span<const ImageIndex> children_of(ImageIndex image) const {
@@ -272,37 +332,67 @@ private:
     return m_child_start[image + 1] - m_child_start[image];
   }
 
-  const std::string& id_of(ImageIndex image) const { return m_facts[image].image->id; }
-
-  // For each image, the repository in which it ranks among the newest `count` (by created time),
-  // if any. An image with tags in several repositories counts in each.
-  NewestMap newest_per_repository(const std::vector<ImageIndex>& images, int count) const {
-    // Keyed by name and filled in this order, so that an image among the newest of several
-    // repositories names the same one every run.
-    std::unordered_map<std::string_view, std::vector<ImageIndex>> by_repository;
-    std::vector<std::string_view> repositories;
+  // For each image, the repository in which it ranks among the newest `count` (by created time,
+  // then ID), if any. An image with tags in several repositories counts in each.
+  NewestRepositories newest_per_repository(const std::vector<ImageIndex>& images, int count) const {
+    // Each image with each of its repositories once, and the repositories in the order they are
+    // first met (an image's new ones by name).
+    std::vector<std::pair<std::uint32_t, ImageIndex>> memberships;
+    std::vector<std::uint32_t> member_counts(m_repository_names.size(), 0);
+    std::vector<ImageIndex> last_member(m_repository_names.size(), k_no_image);
+    std::vector<std::uint32_t> first_met;
     for (const ImageIndex image : images) {
-      repositories.clear();
-      for (const std::uint32_t repository : tag_repositories(image)) {
-        repositories.push_back(m_repository_names[repository]);
+      const std::size_t met_before = first_met.size();
+      for (const auto& [text, repository] : tags_of(image)) {
+        if (last_member[repository] == image) {
+          continue;
+        }
+        last_member[repository] = image;
+        memberships.emplace_back(repository, image);
+        if (member_counts[repository]++ == 0) {
+          first_met.push_back(repository);
+        }
       }
-      std::sort(repositories.begin(), repositories.end());
-      repositories.erase(std::unique(repositories.begin(), repositories.end()), repositories.end());
-      for (const std::string_view repository : repositories) {
-        by_repository[repository].push_back(image);
+      if (first_met.size() - met_before > 1) {
+        std::sort(first_met.begin() + static_cast<std::ptrdiff_t>(met_before), first_met.end(),
+                  [&](std::uint32_t a, std::uint32_t b) {
+                    return m_repository_names[a] < m_repository_names[b];
+                  });
       }
     }
-    NewestMap newest;
-    for (auto& [repository, members] : by_repository) {
-      std::sort(members.begin(), members.end(), [&](ImageIndex a, ImageIndex b) {
-        const std::int64_t created_a = m_facts[a].image->created;
-        const std::int64_t created_b = m_facts[b].image->created;
+    // An image among the newest of several repositories names the first of them in the order a
+    // hash map of the names, filled in that order, lists them: what plans have always named.
+    std::unordered_map<std::string_view, std::uint32_t> by_name;
+    for (const std::uint32_t repository : first_met) {
+      by_name.try_emplace(m_repository_names[repository], repository);
+    }
+
+    // The members of each repository, in the order of `images`.
+    std::vector<std::uint32_t> member_start(m_repository_names.size() + 1, 0);
+    for (std::size_t repository = 0; repository < member_counts.size(); ++repository) {
+      member_start[repository + 1] = member_start[repository] + member_counts[repository];
+    }
+    std::vector<ImageIndex> members(memberships.size());
+    std::vector<std::uint32_t> filled(member_start.begin(), member_start.end() - 1);
+    for (const auto& [repository, image] : memberships) {
+      members[filled[repository]++] = image;
+    }
+
+    NewestRepositories newest(m_facts.size(), k_no_repository);
+    for (const auto& [name, repository] : by_name) {
+      const auto first = members.begin() + member_start[repository];
+      const auto last = members.begin() + member_start[repository + 1];
+      const auto keep = std::min<std::ptrdiff_t>(last - first, count);
+      std::partial_sort(first, first + keep, last, [&](ImageIndex a, ImageIndex b) {
+        const std::int64_t created_a = m_facts[a].created;
+        const std::int64_t created_b = m_facts[b].created;
         // Image order is ID order.
         return created_a != created_b ? created_a > created_b : a < b;
       });
-      const auto keep = std::min<std::size_t>(members.size(), static_cast<std::size_t>(count));
-      for (std::size_t i = 0; i < keep; ++i) {
-        newest.try_emplace(members[i], repository);
+      for (auto it = first; it != first + keep; ++it) {
+        if (newest[*it] == k_no_repository) {
+          newest[*it] = repository;
+        }
       }
     }
     return newest;
@@ -326,17 +416,16 @@ private:
     if (selector.repositories.empty() && selector.tags.empty()) {
       return true;
     }
-    const std::vector<std::string>& tags = facts.image->tags;
+    const std::span<const Tag> tags = tags_of(image);
     if (tags.empty()) {
       return false;
     }
-    const std::span<const std::uint32_t> repositories = tag_repositories(image);
-    for (std::size_t i = 0; i < tags.size(); ++i) {
+    for (const auto& [text, repository] : tags) {
       const bool repository_taken =
           selector.repositories.empty() ||
-          repository_matches.matches(repositories[i], m_repository_names[repositories[i]]);
+          repository_matches.matches(repository, m_repository_names[repository]);
       if (!repository_taken ||
-          (!selector.tags.empty() && !any_matches(selector.tags, tag_of(tags[i])))) {
+          (!selector.tags.empty() && !any_matches(selector.tags, tag_of(text)))) {
         return false;
       }
     }
@@ -349,10 +438,24 @@ private:
     }
   }
 
+  // The same for a reason written in m_text: copied into a string of its own size.
+  void keep_text(ImageIndex image, KeepReason why) {
+    if (!m_kept[image]) {
+      m_kept[image] = Keep{why, m_text};
+    }
+  }
+
+  // m_text, emptied for the next reason: each reason is written there and then copied, so that
+  // it holds no more bytes than it needs and no temporary strings are made.
+  std::string& text() {
+    m_text.clear();
+    return m_text;
+  }
+
   // Protections come first and nothing overrides them. Returns the images still open.
   std::vector<ImageIndex> apply_protections() {
     const Protections& protect = m_input.policy.protect;
-    NewestMap newest;
+    NewestRepositories newest;
     if (protect.newest_per_repository) {
       std::vector<ImageIndex> all(m_facts.size());
       std::iota(all.begin(), all.end(), ImageIndex{0});
@@ -369,7 +472,7 @@ private:
                  (facts.containers == 1 ? "" : "s"));
         continue;
       }
-      if (auto reference = protected_reference(image); reference) {
+      if (auto reference = protected_reference(index); reference) {
         keep(index, KeepReason::protected_reference, std::move(*reference));
         continue;
       }
@@ -385,10 +488,11 @@ private:
         keep(index, KeepReason::protected_min_age, std::move(reason));
         continue;
       }
-      if (const auto it = newest.find(index); it != newest.end()) {
+      if (!newest.empty() && newest[index] != k_no_repository) {
         keep(index, KeepReason::protected_newest,
              "among the newest " + std::to_string(*protect.newest_per_repository) + " of " +
-                 std::string(it->second) + " (protect.newest_per_repository)");
+                 std::string(m_repository_names[newest[index]]) +
+                 " (protect.newest_per_repository)");
         continue;
       }
       if (facts.state == ImageState::intermediate) {
@@ -399,14 +503,28 @@ private:
     return open;
   }
 
-  std::optional<std::string> protected_reference(const graph::Image& image) const {
-    for (const auto* references : {&image.tags, &image.digests}) {
-      for (const std::string& reference : *references) {
-        for (const Pattern& pattern : m_input.policy.protect.references) {
-          if (pattern.matches(reference)) {
-            return reference + " matches protect.references " + quoted(pattern.text());
-          }
+  // Tags first, then digests.
+  std::optional<std::string> protected_reference(ImageIndex image) const {
+    const std::vector<Pattern>& patterns = m_input.policy.protect.references;
+    if (patterns.empty()) {
+      return std::nullopt;
+    }
+    const auto matching = [&](std::string_view reference) -> std::optional<std::string> {
+      for (const Pattern& pattern : patterns) {
+        if (pattern.matches(reference)) {
+          return std::string(reference) + " matches protect.references " + quoted(pattern.text());
         }
+      }
+      return std::nullopt;
+    };
+    for (const Tag& tag : tags_of(image)) {
+      if (auto reason = matching(tag.text); reason) {
+        return reason;
+      }
+    }
+    for (const std::string& digest : m_facts[image].image->digests) {
+      if (auto reason = matching(digest); reason) {
+        return reason;
       }
     }
     return std::nullopt;
@@ -450,58 +568,56 @@ private:
     std::vector<Candidate> candidates;
     for (std::size_t index = 0; index < rules.size(); ++index) {
       const Rule& rule = rules[index];
-      NewestMap newest;
+      NewestRepositories newest;
       if (rule.keep_newest) {
         newest = newest_per_repository(selected[index], *rule.keep_newest);
       }
       const std::string prefix = "rule " + quoted(rule.name) + ": ";
       for (const ImageIndex image : selected[index]) {
         const Facts& facts = m_facts[image];
-        if (const auto it = newest.find(image); it != newest.end()) {
-          keep(image, KeepReason::keep_newest,
-               prefix + "among the newest " + std::to_string(*rule.keep_newest) + " of " +
-                   std::string(it->second));
+        // Under pressure the pool is of kept images: their first reasons stand.
+        const bool kept = m_kept[image].has_value();
+        if (!newest.empty() && newest[image] != k_no_repository) {
+          if (kept) {
+            continue;
+          }
+          std::string& reason = text();
+          reason += prefix;
+          reason += "among the newest ";
+          append_number(reason, *rule.keep_newest);
+          reason += " of ";
+          reason += m_repository_names[newest[image]];
+          keep_text(image, KeepReason::keep_newest);
           continue;
         }
         if (rule.older_than && facts.age < rule.older_than->count()) {
-          std::string reason = prefix + facts.aged + " ";
+          if (kept) {
+            continue;
+          }
+          std::string& reason = text();
+          reason += prefix;
+          reason += facts.aged;
+          reason += ' ';
           append_duration(reason, facts.age);
           reason += " ago, older_than is ";
           append_duration(reason, rule.older_than->count());
-          keep(image, KeepReason::younger_than, std::move(reason));
+          keep_text(image, KeepReason::younger_than);
           continue;
         }
         if (rule.unused_for && facts.idle < rule.unused_for->count()) {
-          std::string reason = prefix + "last used ";
+          if (kept) {
+            continue;
+          }
+          std::string& reason = text();
+          reason += prefix;
+          reason += "last used ";
           append_duration(reason, facts.idle);
           reason += " ago, unused_for is ";
           append_duration(reason, rule.unused_for->count());
-          keep(image, KeepReason::recently_used, std::move(reason));
+          keep_text(image, KeepReason::recently_used);
           continue;
         }
-        std::string reason;
-        reason.reserve(128); // the longest reason, with both conditions, in one allocation
-        reason += graph::to_string(facts.state);
-        reason += ", ";
-        reason += facts.aged;
-        reason += ' ';
-        append_duration(reason, facts.age);
-        reason += " ago";
-        if (rule.older_than) {
-          reason += " (older_than ";
-          append_duration(reason, rule.older_than->count());
-          reason += ')';
-        }
-        reason += ", last used ";
-        append_duration(reason, facts.idle);
-        reason += " ago";
-        if (rule.unused_for) {
-          reason += " (unused_for ";
-          append_duration(reason, rule.unused_for->count());
-          reason += ')';
-        }
-        candidates.push_back(
-            {image, rule.name, index, std::move(reason), pressure, facts.age, facts.idle});
+        candidates.push_back({image, &rule, index, pressure, facts.age, facts.idle});
       }
     }
     return candidates;
@@ -521,10 +637,10 @@ private:
     for (std::size_t i = 0; i < candidates.size(); ++i) {
       Candidate& candidate = candidates[i];
       if (goes[also_removed.size() + i]) {
-        removable.push_back(std::move(candidate));
+        removable.push_back(candidate);
       } else {
         keep(candidate.image, KeepReason::kept_children,
-             "rule " + quoted(candidate.rule) + " selects it, but child images stay");
+             "rule " + quoted(candidate.rule->name) + " selects it, but child images stay");
       }
     }
     return removable;
@@ -533,30 +649,44 @@ private:
   // The deletion order: rule by rule, oldest first, each image after every descendant it has
   // among the deletions (the engine refuses a parent while a child exists).
   std::vector<ImageIndex> children_first(const std::vector<Candidate>& candidates) const {
-    std::vector<const Candidate*> sorted;
+    // What the order compares, by value, and the position in `candidates` that keeps equals in
+    // their order.
+    struct Key {
+      std::size_t rule_index;
+      std::int64_t age;
+      std::int64_t idle;
+      ImageIndex image;
+      std::uint32_t position;
+      bool pressure;
+    };
+    std::vector<Key> sorted;
     std::vector<bool> wanted(m_facts.size(), false);
     sorted.reserve(candidates.size());
     for (const Candidate& candidate : candidates) {
-      sorted.push_back(&candidate);
+      sorted.push_back({candidate.rule_index, candidate.age, candidate.idle, candidate.image,
+                        static_cast<std::uint32_t>(sorted.size()), candidate.pressure});
       wanted[candidate.image] = true;
     }
-    std::stable_sort(sorted.begin(), sorted.end(), [&](const Candidate* a, const Candidate* b) {
-      if (a->pressure) {
+    std::sort(sorted.begin(), sorted.end(), [](const Key& a, const Key& b) {
+      if (a.pressure) {
         // Disk pressure: least recently used first.
-        return a->idle > b->idle;
+        if (a.idle != b.idle) {
+          return a.idle > b.idle;
+        }
+      } else if (a.rule_index != b.rule_index) {
+        return a.rule_index < b.rule_index;
+      } else if (a.age != b.age) {
+        return a.age > b.age;
       }
-      if (a->rule_index != b->rule_index) {
-        return a->rule_index < b->rule_index;
-      }
-      return a->age > b->age;
+      return a.position < b.position;
     });
     std::vector<ImageIndex> order;
     order.reserve(candidates.size());
     std::vector<bool> emitted(m_facts.size(), false);
     // Iterative depth-first walk: descendants (through untagged parents too) before the image.
     std::vector<std::pair<ImageIndex, bool>> stack;
-    for (const Candidate* candidate : sorted) {
-      stack.assign({{candidate->image, false}});
+    for (const Key& candidate : sorted) {
+      stack.assign({{candidate.image, false}});
       while (!stack.empty()) {
         const auto [image, expanded] = stack.back();
         stack.pop_back();
@@ -652,7 +782,6 @@ private:
     auto candidates = evaluate_rules(m_pressure_rules, pool, true);
     for (Candidate& candidate : candidates) {
       candidate.pressure = true;
-      candidate.reason = "disk pressure, least recently used first: " + candidate.reason;
     }
     candidates = removable_only(std::move(candidates), regular_order);
     const auto order = children_first(candidates);
@@ -676,14 +805,43 @@ private:
     for (Candidate& candidate : candidates) {
       if (needed[candidate.image]) {
         m_kept[candidate.image].reset();
-        chosen.push_back(std::move(candidate));
+        chosen.push_back(candidate);
       }
     }
     return chosen;
   }
 
+  // What decided a deletion: the image's state, age and idle time beside the rule's conditions.
+  std::string deletion_reason(const Candidate& candidate) const {
+    const Facts& facts = m_facts[candidate.image];
+    const Rule& rule = *candidate.rule;
+    ShortText reason;
+    if (candidate.pressure) {
+      reason += "disk pressure, least recently used first: ";
+    }
+    reason += graph::to_string(facts.state);
+    reason += ", ";
+    reason += facts.aged;
+    reason += ' ';
+    append_duration(reason, facts.age);
+    reason += " ago";
+    if (rule.older_than) {
+      reason += " (older_than ";
+      append_duration(reason, rule.older_than->count());
+      reason += ')';
+    }
+    reason += ", last used ";
+    append_duration(reason, facts.idle);
+    reason += " ago";
+    if (rule.unused_for) {
+      reason += " (unused_for ";
+      append_duration(reason, rule.unused_for->count());
+      reason += ')';
+    }
+    return reason.str();
+  }
+
   // The final list, in order, with bytes, limits and the parents each deletion orphans.
-  // Takes the reasons out of `chosen`: each goes to one deletion.
   void emit(Plan& plan, std::vector<Candidate>& chosen, const std::vector<ImageIndex>& order) {
     std::vector<Candidate*> by_image(m_facts.size(), nullptr);
     for (Candidate& candidate : chosen) {
@@ -706,14 +864,15 @@ private:
         plan.limited = true;
         m_kept[candidate.image].reset();
         keep(candidate.image, KeepReason::over_limit,
-             "rule " + quoted(candidate.rule) + " selects it; left for the next run by limits");
+             "rule " + quoted(candidate.rule->name) +
+                 " selects it; left for the next run by limits");
         continue;
       }
-      PlannedDeletion deletion;
-      deletion.image_id = id_of(candidate.image);
-      deletion.tags = m_facts[candidate.image].image->tags;
-      deletion.rule = candidate.rule;
-      deletion.reason = std::move(candidate.reason);
+      PlannedDeletion& deletion = plan.deletions.emplace_back();
+      deletion.image_id = m_facts[candidate.image].id;
+      deletion.tags = tag_strings(candidate.image);
+      deletion.rule = candidate.rule->name;
+      deletion.reason = deletion_reason(candidate);
       deletion.bytes = freed[i];
       deletion.pressure = candidate.pressure;
       // The engine prunes each parent without references once its last child is gone.
@@ -735,7 +894,6 @@ private:
         image = parent;
       }
       plan.reclaim_bytes += deletion.bytes;
-      plan.deletions.push_back(std::move(deletion));
     }
     m_removed = std::move(removed);
   }
@@ -758,15 +916,16 @@ private:
   // Children by parent: the children of image i are m_children[m_child_start[i], [i + 1]).
   std::vector<std::uint32_t> m_child_start;
   std::vector<ImageIndex> m_children;
-  // Every repository a tag names, numbered; the tags of image i have the repositories
-  // m_tag_repository[m_tag_start[i], [i + 1]), in the order of its tags.
+  // Every repository a tag names, numbered; the tags of image i are
+  // m_tags[m_tag_start[i], [i + 1]), in the graph's order.
   std::vector<std::string_view> m_repository_names;
   std::unordered_map<std::string_view, std::uint32_t> m_repository_index;
   std::vector<std::uint32_t> m_tag_start;
-  std::vector<std::uint32_t> m_tag_repository;
+  std::vector<Tag> m_tags;
   std::vector<std::optional<Keep>> m_kept; // by image
   std::vector<bool> m_removed;             // by image, once emitted
   std::vector<Rule> m_pressure_rules;
+  std::string m_text; // the reason being written (text())
 };
 
 } // namespace

@@ -139,14 +139,14 @@ std::string_view without_digest(std::string_view reference) {
   return reference.substr(0, reference.find('@'));
 }
 
-// Where the tag's ':' is, or npos: a ':' before the last '/' belongs to a registry port.
+// Where the tag's ':' is, or npos: a ':' with a '/' after it belongs to a registry port. Only
+// the text after the last ':' is searched for the '/', which is the short tag when there is one.
 std::size_t tag_colon(std::string_view name) {
   const std::size_t colon = name.rfind(':');
   if (colon == std::string_view::npos) {
     return colon;
   }
-  const std::size_t slash = name.rfind('/');
-  return slash != std::string_view::npos && slash > colon ? std::string_view::npos : colon;
+  return name.find('/', colon + 1) != std::string_view::npos ? std::string_view::npos : colon;
 }
 
 } // namespace

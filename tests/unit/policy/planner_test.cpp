@@ -10,6 +10,7 @@ namespace {
 constexpr std::int64_t k_now = 1'800'000'000;
 constexpr std::int64_t k_hour = 3600;
 constexpr std::int64_t k_day = 24 * k_hour;
+constexpr std::int64_t k_minute = 60;
 
 graph::ImageWithLayers image(const std::string& id, std::int64_t created,
                              std::vector<std::string> tags, std::vector<graph::Layer> layers,
@@ -257,6 +258,34 @@ TEST(Planner, last_used_falls_back_to_created_and_last_tag_time) {
   const auto plan = plan_for(graph, policy);
   EXPECT_TRUE(plan.deletions.empty());
   EXPECT_EQ(kept(plan, "retagged")->why, KeepReason::recently_used);
+}
+
+TEST(Planner, reasons_name_the_values_that_decided_in_their_largest_two_units) {
+  graph::ImageGraph graph;
+  graph.upsert_image(image("sha256:a", k_now - (3 * k_day + 4 * k_hour + 5 * k_minute), {"app:1"},
+                           {layer("a", 10)}));
+  graph.upsert_image(
+      image("sha256:b", k_now - (2 * k_day + 7 * k_minute), {"app:2"}, {layer("b", 10)}));
+  graph.upsert_image(image("sha256:c", k_now - 10 * k_hour, {"app:3"}, {layer("c", 10)}));
+  graph.upsert_image(image("sha256:d", k_now - 5 * k_hour, {"app:4"}, {layer("d", 10)}));
+  Policy policy;
+  Rule old = rule("old", {StateFilter::tagged});
+  old.older_than = std::chrono::hours(24);
+  old.unused_for = std::chrono::hours(24);
+  old.keep_newest = 1;
+  policy.rules = {old};
+
+  const auto plan = plan_for(graph, policy);
+  ASSERT_EQ(plan.deletions.size(), 2U);
+  EXPECT_EQ(plan.deletions[0].image_id, "sha256:a");
+  EXPECT_EQ(plan.deletions[0].reason,
+            "tagged, created 3d4h ago (older_than 1d), last used 3d4h ago (unused_for 1d)");
+  EXPECT_EQ(plan.deletions[1].reason,
+            "tagged, created 2d ago (older_than 1d), last used 2d ago (unused_for 1d)");
+  ASSERT_NE(kept(plan, "sha256:c"), nullptr);
+  EXPECT_EQ(kept(plan, "sha256:c")->reason, "rule \"old\": created 10h ago, older_than is 1d");
+  ASSERT_NE(kept(plan, "sha256:d"), nullptr);
+  EXPECT_EQ(kept(plan, "sha256:d")->reason, "rule \"old\": among the newest 1 of app");
 }
 
 } // namespace
