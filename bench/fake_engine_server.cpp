@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
   options.directory = directory;
   imagegc::test::FakeEngine fake(options);
   fake.add_synthetic_images(images, seed);
+  fake.prepare_image_answers();
   std::cout << "ready " << fake.url() << std::endl;
 
   std::size_t sent = 0;

@@ -294,6 +294,18 @@ struct FakeEngine::Impl {
     container_count_cache.reset();
   }
 
+  // An image's inspect or history answer, built once until the state changes. Keyed by ID: by
+  // whichever name it is asked for, the answer is the same.
+  const std::string& image_body(const std::string& id, bool history) {
+    std::string key = id + (history ? "/history" : "/json");
+    if (const auto cached = image_body_cache.find(key); cached != image_body_cache.end()) {
+      return cached->second;
+    }
+    const FakeImage& image = images.at(id);
+    std::string body = (history ? image_history(image) : image_details(image)).dump();
+    return image_body_cache.emplace(std::move(key), std::move(body)).first->second;
+  }
+
   std::string normalize_reference(const std::string& name) const {
     if (is_digest_reference(name)) {
       return name;
@@ -1040,14 +1052,7 @@ struct FakeEngine::Impl {
         if (!id) {
           return error_reply(404, "No such image: " + name);
         }
-        const auto cached = image_body_cache.find(path);
-        if (cached != image_body_cache.end()) {
-          return {200, cached->second};
-        }
-        const auto& image = images.at(*id);
-        std::string body = (history ? image_history(image) : image_details(image)).dump();
-        image_body_cache.emplace(path, body);
-        return {200, std::move(body)};
+        return {200, image_body(*id, history)};
       }
       if (path.starts_with("/containers/") && path.ends_with("/json")) {
         const std::string id = path.substr(12, path.size() - 12 - 5);
@@ -1503,6 +1508,15 @@ void FakeEngine::remove_container(const std::string& id) {
     impl.containers.erase(it);
     impl.changed();
     impl.emit("container", "destroy", id, {{"image", image}, {"name", name}});
+  });
+}
+
+void FakeEngine::prepare_image_answers() {
+  m_impl->call([&] {
+    for (const auto& [id, image] : m_impl->images) {
+      static_cast<void>(m_impl->image_body(id, false));
+      static_cast<void>(m_impl->image_body(id, true));
+    }
   });
 }
 
