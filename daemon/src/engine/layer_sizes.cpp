@@ -4,7 +4,6 @@
 #include <array>
 #include <iterator>
 #include <numeric>
-#include <ranges>
 #include <string_view>
 
 namespace imagegc::engine {
@@ -110,24 +109,25 @@ std::vector<bool> choose_layer_entries(const std::vector<Likelihood>& likelihood
 LayerSizes layer_sizes_from_history(const std::vector<std::string>& diff_ids,
                                     const std::vector<HistoryEntry>& history_newest_first,
                                     std::int64_t total_size, ImageSizeMeaning meaning) {
-  // Oldest first, without copying the entries.
-  const auto history = std::views::reverse(history_newest_first);
+  // Read oldest first, without copying the entries: entry i is history_newest_first[count-1-i].
+  const std::size_t count = history_newest_first.size();
   LayerSizes result;
   result.sizes.assign(diff_ids.size(), 0);
 
-  std::vector<bool> chosen(history.size(), true);
-  if (history.size() != diff_ids.size()) {
+  std::vector<bool> chosen(count, true);
+  if (count != diff_ids.size()) {
     std::vector<Likelihood> likelihoods;
-    likelihoods.reserve(history.size());
-    std::transform(history.begin(), history.end(), std::back_inserter(likelihoods), classify);
+    likelihoods.reserve(count);
+    std::transform(history_newest_first.rbegin(), history_newest_first.rend(),
+                   std::back_inserter(likelihoods), classify);
     chosen = choose_layer_entries(likelihoods, diff_ids.size());
   }
 
   // Layers without an entry (a history shorter than the layer list) keep size 0.
   std::size_t layer = 0;
-  for (std::size_t i = 0; i < history.size() && layer < result.sizes.size(); ++i) {
+  for (std::size_t i = 0; i < count && layer < result.sizes.size(); ++i) {
     if (chosen[i]) {
-      result.sizes[layer++] = history[i].size;
+      result.sizes[layer++] = history_newest_first[count - 1 - i].size;
     }
   }
 

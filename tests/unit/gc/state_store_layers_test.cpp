@@ -37,6 +37,7 @@ void record(StateStore& store, const std::vector<const graph::ImageWithLayers*>&
     graph.upsert_image(*image);
   }
   std::vector<const graph::Image*> in_graph;
+  in_graph.reserve(images.size());
   for (const graph::ImageWithLayers* image : images) {
     in_graph.push_back(graph.find_image(image->id));
   }
