@@ -21,8 +21,8 @@ std::vector<std::string> sorted_unique(std::vector<std::string> values) {
 
 } // namespace
 
-graph::ImageWithLayers to_graph_image(engine::ImageDetails details, std::vector<graph::Layer> layers,
-                            engine::ImageStore store) {
+graph::ImageWithLayers to_graph_image(engine::ImageDetails details,
+                                      std::vector<graph::Layer> layers, engine::ImageStore store) {
   graph::ImageWithLayers image;
   image.id = std::move(details.id);
   image.parent = std::move(details.parent);
@@ -58,7 +58,8 @@ inspect_image(engine::EngineClient& client, std::string name, const graph::Image
   InspectedImage inspected;
   inspected.size = image.size;
   if (const graph::Image* previous = known.find_image(image.id)) {
-    inspected.image = to_graph_image(std::move(image), known.layers(*previous), client.image_store());
+    inspected.image =
+        to_graph_image(std::move(image), known.layers(*previous), client.image_store());
     inspected.sized = true;
     co_return inspected;
   }

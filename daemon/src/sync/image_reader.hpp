@@ -36,7 +36,8 @@ boost::asio::awaitable<engine::Result<std::optional<graph::ImageWithLayers>>>
 read_image(engine::EngineClient& client, std::string name, const graph::ImageGraph& known);
 
 // The graph form of an engine image, given its layer sizes and the store it comes from.
-graph::ImageWithLayers to_graph_image(engine::ImageDetails details, std::vector<graph::Layer> layers,
-                            engine::ImageStore store = engine::ImageStore::graphdriver);
+graph::ImageWithLayers to_graph_image(engine::ImageDetails details,
+                                      std::vector<graph::Layer> layers,
+                                      engine::ImageStore store = engine::ImageStore::graphdriver);
 
 } // namespace imagegc::sync
