@@ -667,6 +667,31 @@ void StateStore::seed_uses(const std::vector<std::pair<std::string_view, std::in
   impl.commit_or_roll_back(rc, "the seeded uses", fmt::format("{} images", fresh.size()));
 }
 
+std::vector<std::string_view>
+StateStore::reconcile(const std::vector<std::pair<std::string_view, std::int64_t>>& live) {
+  auto& impl = *m_impl;
+  seed_uses(live); // every live image has a last use now
+  std::vector<std::string_view> without_layers;
+  std::size_t with_layers = 0;
+  for (const auto& [id, time] : live) {
+    if (impl.layer_ids.contains(id)) {
+      ++with_layers;
+    } else {
+      without_layers.push_back(id);
+    }
+  }
+  // Image IDs are unique, so more records than live images with one means some image is gone.
+  if (impl.last_used.size() > live.size() || impl.layer_ids.size() > with_layers) {
+    std::vector<std::string_view> live_ids;
+    live_ids.reserve(live.size());
+    for (const auto& [id, time] : live) {
+      live_ids.push_back(id);
+    }
+    retain_only(live_ids);
+  }
+  return without_layers;
+}
+
 std::optional<std::vector<graph::Layer>> StateStore::layers(std::string_view image_id) {
   auto& impl = *m_impl;
   if (!impl.database || !impl.layer_ids.contains(image_id)) {

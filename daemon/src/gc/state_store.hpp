@@ -66,6 +66,12 @@ public:
   // Drops the records (last use and layers) of every image not in `live_ids` (after a full sync),
   // in one transaction.
   void retain_only(const std::vector<std::string_view>& live_ids);
+  // After a full sync, with every image the engine has and the time to seed its last use with:
+  // seed_uses of them, retain_only of their IDs, and the IDs among them whose layer chains are not
+  // recorded, in that order. One lookup per image and table: retain_only's pass over every record
+  // runs only when the counts show records of images that are gone.
+  std::vector<std::string_view>
+  reconcile(const std::vector<std::pair<std::string_view, std::int64_t>>& live);
 
   [[nodiscard]] std::size_t size() const;
   // Writes that did not reach the database since open.

@@ -710,13 +710,18 @@ std::vector<std::string> ImageGraph::image_ids() const {
   return ids;
 }
 
-std::vector<const Image*> ImageGraph::images() const {
+std::vector<const Image*> ImageGraph::images_in_any_order() const {
   const auto& entries = readable(m_state).images;
   std::vector<const Image*> images;
   images.reserve(entries.size());
   for (const auto& [id, entry] : entries) {
     images.push_back(&entry.image());
   }
+  return images;
+}
+
+std::vector<const Image*> ImageGraph::images() const {
+  std::vector<const Image*> images = images_in_any_order();
   if (images.empty()) {
     return images;
   }

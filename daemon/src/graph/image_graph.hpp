@@ -114,6 +114,8 @@ public:
   [[nodiscard]] std::vector<std::string> image_ids() const;
   // All images, sorted by ID: image_ids() without copying the IDs.
   [[nodiscard]] std::vector<const Image*> images() const;
+  // All images in no particular order: images() without its sort, for callers that need none.
+  [[nodiscard]] std::vector<const Image*> images_in_any_order() const;
   // All containers, sorted by ID.
   [[nodiscard]] std::vector<ContainerRef> containers() const;
   // Image that owns `reference` ("repo:tag" or "repo@digest"), or nullptr.

@@ -230,6 +230,56 @@ TEST(StateStoreLayers, seed_uses_seeds_only_images_without_a_time) {
   EXPECT_EQ(store->last_used(hex_id(2)), 200);
 }
 
+// What the daemon does after every full sync.
+TEST(StateStoreLayers, reconcile_seeds_drops_the_gone_and_names_images_without_chains) {
+  test::TestDirectory dir("imagegc-layers");
+  const graph::ImageWithLayers one = image_with_layers(1, 2);
+  const graph::ImageWithLayers two = image_with_layers(2, 2);
+  const graph::ImageWithLayers gone = image_with_layers(3, 2);
+  const std::string fresh = hex_id(4);
+  {
+    auto store = open_store(dir);
+    record(*store, {&one, &two, &gone});
+    store->record_use(one.id, 500);
+    store->record_use(gone.id, 600);
+    // Nothing gone and every chain known: nothing to record, nothing dropped.
+    EXPECT_TRUE(store->reconcile({{one.id, 100}, {two.id, 200}, {gone.id, 300}}).empty());
+    EXPECT_EQ(store->last_used(one.id), 500);
+    EXPECT_EQ(store->last_used(two.id), 200);
+    EXPECT_EQ(store->layer_records(), 3u);
+
+    const std::vector<std::string_view> without = store->reconcile({{one.id, 100}, {fresh, 400}});
+    EXPECT_EQ(without, std::vector<std::string_view>{fresh});
+    EXPECT_EQ(store->last_used(fresh), 400);
+    EXPECT_EQ(store->last_used(two.id), std::nullopt);
+    EXPECT_EQ(store->last_used(gone.id), std::nullopt);
+    EXPECT_FALSE(store->has_layers(gone.id));
+  }
+  auto store = open_store(dir);
+  EXPECT_EQ(store->size(), 2u);
+  EXPECT_EQ(store->last_used(one.id), 500);
+  EXPECT_EQ(store->layer_records(), 1u);
+  EXPECT_EQ(store->layers(one.id), one.layers);
+}
+
+// A chain that is gone while every last use is still there (and the other way round) is dropped.
+TEST(StateStoreLayers, reconcile_drops_records_of_either_kind_alone) {
+  test::TestDirectory dir("imagegc-layers");
+  const graph::ImageWithLayers one = image_with_layers(1, 2);
+  const graph::ImageWithLayers two = image_with_layers(2, 2);
+  auto store = open_store(dir);
+  record(*store, {&one, &two});
+  // two's chain is recorded but it has no last use yet, and the live list names only one.
+  EXPECT_TRUE(store->reconcile({{one.id, 100}}).empty());
+  EXPECT_FALSE(store->has_layers(two.id));
+  EXPECT_EQ(store->layer_records(), 1u);
+  // A last use without a chain, for an image that is gone.
+  store->record_use(hex_id(9), 50);
+  EXPECT_TRUE(store->reconcile({{one.id, 100}}).empty());
+  EXPECT_EQ(store->last_used(hex_id(9)), std::nullopt);
+  EXPECT_EQ(store->size(), 1u);
+}
+
 TEST(StateStoreLayers, an_in_memory_store_keeps_no_chains) {
   auto store = StateStore::in_memory();
   const graph::ImageWithLayers image = image_with_layers(1, 2);
