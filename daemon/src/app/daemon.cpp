@@ -1,6 +1,7 @@
 #include "app/daemon.hpp"
 
 #include <csignal>
+#include <future>
 #include <random>
 
 #include <boost/asio/co_spawn.hpp>
@@ -68,12 +69,38 @@ std::string graph_summary(const graph::ImageGraph& graph) {
                      util::human_bytes(graph.unused_reclaimable_bytes()));
 }
 
+// The state store with what opening it found.
+struct OpenedState {
+  std::unique_ptr<gc::StateStore> store;
+  gc::StateStoreOpenReport report;
+  SteadyClock::duration took{};
+};
+
+// Opens the state store on a thread of its own and reads every layer chain it remembers, while
+// the daemon connects to the engine and reads its image list: with 100k images each takes a few
+// hundred milliseconds, and the first re-list needs both. The store is handed over through the
+// future and from then on used by the daemon's thread alone (SQLite's multi-thread mode allows a
+// connection to move between threads that do not use it at once).
+std::future<OpenedState> open_state_in_background(const std::string& directory) {
+  // One malloc arena for both threads: the chains read there are freed here, and memory freed into
+  // an arena of the other thread's would sit beside this one's, unused (60 MB more at 100k).
+  ::mallopt(M_ARENA_MAX, 1);
+  return std::async(std::launch::async, [directory] {
+    const auto started = SteadyClock::now();
+    OpenedState opened;
+    opened.store = gc::StateStore::open(directory, opened.report);
+    opened.store->load_layers();
+    opened.took = SteadyClock::now() - started;
+    return opened;
+  });
+}
+
 class Daemon {
 public:
   Daemon(asio::io_context& io, const engine::Endpoint& endpoint, DaemonOptions options,
-         policy::Policy policy, std::unique_ptr<gc::StateStore> state)
+         policy::Policy policy, std::future<OpenedState> opening_state)
       : m_io(io), m_options(std::move(options)), m_policy(std::move(policy)),
-        m_state(std::move(state)), m_tracker(io.get_executor(), endpoint),
+        m_state_opening(std::move(opening_state)), m_tracker(io.get_executor(), endpoint),
         m_client(io.get_executor(), endpoint), m_wakeup(io), m_signals(io, SIGINT, SIGTERM, SIGHUP),
         m_random(std::random_device{}()), m_metrics(IMAGEGC_VERSION), m_metrics_timer(io),
         m_notify(io.get_executor()) {
@@ -81,10 +108,10 @@ public:
     m_tracker.on_event_applied([this](const engine::Event& event) {
       m_metrics.record_event(event.type, event.action);
       if (const auto use = gc::image_use(event, m_tracker.graph()); use) {
-        m_state->record_use(use->image_id, use->time);
+        state().record_use(use->image_id, use->time);
       }
     });
-    m_tracker.remember_layers([this](std::string_view id) { return m_state->layers(id); });
+    m_tracker.remember_layers([this](std::string_view id) { return state().layers(id); });
     m_tracker.on_graph_changed([this] {
       ++m_plan_input_changes;
       after_graph_change();
@@ -99,9 +126,6 @@ public:
     m_notify.start_watchdog();
     wait_for_signal();
     asio::co_spawn(m_io, m_tracker.run(), rethrow);
-    // The first re-list takes the chain of every image the state file remembers. Read them in
-    // one pass, once the tracker has asked the engine for its lists.
-    asio::post(m_io, [this] { m_state->load_layers(); });
     asio::co_spawn(m_io, scheduler(), [this](const std::exception_ptr& error) {
       m_signals.cancel();
       m_tracker.stop();
@@ -112,6 +136,23 @@ public:
   }
 
 private:
+  // The state store, once its thread has opened it: the first caller (the first re-list, asking
+  // for remembered layer chains) waits for it, which on a large host it mostly need not.
+  gc::StateStore& state() {
+    if (!m_state) {
+      const auto waiting = SteadyClock::now();
+      OpenedState opened = m_state_opening.get();
+      spdlog::debug("state store opened and read in {:.3f}s; waited {:.3f}s for it",
+                    std::chrono::duration<double>(opened.took).count(),
+                    std::chrono::duration<double>(SteadyClock::now() - waiting).count());
+      for (const auto& warning : opened.report.warnings) {
+        spdlog::warn("state: {}", warning);
+      }
+      m_state = std::move(opened.store);
+    }
+    return *m_state;
+  }
+
   static void rethrow(const std::exception_ptr& error) {
     if (error) {
       std::rethrow_exception(error);
@@ -181,9 +222,9 @@ private:
     return true;
   }
 
-  policy::Plan current_plan() const {
+  policy::Plan current_plan() {
     const gc::PassInput input{m_policy, m_tracker.graph(),
-                              [this](std::string_view id) { return m_state->last_used(id); },
+                              [this](std::string_view id) { return state().last_used(id); },
                               m_data_root, gc::build_prune_available(m_client)};
     return gc::plan_now(input, gc::disk_stats(m_data_root));
   }
@@ -291,24 +332,21 @@ private:
       return;
     }
     m_seen_resyncs = resyncs;
+    gc::StateStore& store = state();
     const graph::ImageGraph& graph = m_tracker.graph();
-    // The images themselves, not copies of their IDs: a large host has 100k of them.
-    const std::vector<const graph::Image*> images = graph.images();
-    std::vector<std::string_view> ids;
-    ids.reserve(images.size());
+    // The images themselves, not copies of their IDs: a large host has 100k of them. In no
+    // particular order: the state store's records have none.
     std::vector<std::pair<std::string_view, std::int64_t>> seeds;
-    seeds.reserve(images.size());
-    m_layers_to_record.clear();
-    for (const graph::Image* image : images) {
-      ids.emplace_back(image->id);
+    seeds.reserve(graph.image_count());
+    for (const graph::Image* image : graph.images_in_any_order()) {
       seeds.emplace_back(image->id, std::max(image->created, image->last_tag_time.value_or(0)));
-      if (m_state->persistent() && !m_state->has_layers(image->id)) {
-        m_layers_to_record.push_back(image->id);
-      }
     }
-    m_state->release_loaded_layers();
-    m_state->seed_uses(seeds);
-    m_state->retain_only(ids);
+    store.release_loaded_layers();
+    const std::vector<std::string_view> without_layers = store.reconcile(seeds);
+    m_layers_to_record.clear();
+    if (store.persistent()) {
+      m_layers_to_record.assign(without_layers.begin(), without_layers.end());
+    }
     if (!m_layers_to_record.empty() && !m_layers_recording) {
       m_layers_recording = true;
       asio::post(m_io, [this] { record_some_layers(); });
@@ -342,7 +380,7 @@ private:
       }
     }
     m_layers_to_record.resize(m_layers_to_record.size() - count);
-    m_state->record_layers(graph, images);
+    state().record_layers(graph, images);
     if (m_layers_to_record.empty()) {
       m_layers_to_record.shrink_to_fit();
       m_layers_recording = false;
@@ -452,7 +490,7 @@ private:
   // creation time counts as a use of their image (later events add the real uses).
   asio::awaitable<void> seed_from_containers() {
     constexpr const char* k_seeded = "seeded_from_containers";
-    if (m_state->meta(k_seeded)) {
+    if (state().meta(k_seeded)) {
       co_return;
     }
     auto containers = co_await m_client.list_containers();
@@ -460,9 +498,9 @@ private:
       co_return;
     }
     for (const auto& container : *containers) {
-      m_state->record_use(container.image_id, container.created);
+      state().record_use(container.image_id, container.created);
     }
-    m_state->set_meta(k_seeded, "1");
+    state().set_meta(k_seeded, "1");
   }
 
   // One pass on its own connection: deletes never wait behind the events stream.
@@ -474,13 +512,13 @@ private:
       co_return;
     }
     const gc::PassInput input{m_policy, m_tracker.graph(),
-                              [this](std::string_view id) { return m_state->last_used(id); },
+                              [this](std::string_view id) { return state().last_used(id); },
                               m_data_root, gc::build_prune_available(m_client)};
     const gc::PassReport report = co_await gc::run_pass(m_client, input);
     using Kind = gc::ExecutionReport::Outcome::Kind;
     for (const auto& outcome : report.execution.outcomes) {
       if (outcome.kind == Kind::deleted) {
-        m_state->forget(outcome.image_id);
+        state().forget(outcome.image_id);
       }
     }
     if (report.execution.stopped_early) {
@@ -528,6 +566,8 @@ private:
   asio::io_context& m_io;
   DaemonOptions m_options;
   policy::Policy m_policy;
+  // Opened by open_state_in_background until the first call of state() takes it.
+  std::future<OpenedState> m_state_opening;
   std::unique_ptr<gc::StateStore> m_state;
   sync::GraphTracker m_tracker;
   engine::EngineClient m_client;
@@ -570,16 +610,12 @@ int run_daemon(const GlobalOptions& global, const DaemonOptions& options) {
     spdlog::error("{}: not starting with a policy that does not load", options.config_path);
     return 2;
   }
-  gc::StateStoreOpenReport state_report;
-  auto state = gc::StateStore::open(options.state_dir, state_report);
-  for (const auto& warning : state_report.warnings) {
-    spdlog::warn("state: {}", warning);
-  }
   spdlog::info("imagegc {} following the engine at {}, state in {}", IMAGEGC_VERSION,
-               endpoint->to_string(), state_report.persistent ? options.state_dir : "memory");
+               endpoint->to_string(), options.state_dir);
 
   asio::io_context io;
-  Daemon daemon(io, *endpoint, options, std::move(*policy), std::move(state));
+  Daemon daemon(io, *endpoint, options, std::move(*policy),
+                open_state_in_background(options.state_dir));
   const int exit_code = daemon.run();
   spdlog::info("stopped");
   return exit_code;
