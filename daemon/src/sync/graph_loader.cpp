@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -33,17 +34,17 @@ bool same_references(const graph::Image& known, const engine::ImageSummary& summ
   return known.tags == tags && known.digests == digests;
 }
 
-// The graph form of a listed image whose layers are known. The listing says all but the last
-// tag time, which only seeds the last-used record the state store already holds.
-graph::ImageWithLayers from_listing(const engine::ImageSummary& summary,
+// The graph form of a listed image whose layers are known, taken from its summary (all but its
+// ParentId, which load_graph sets for every image). The listing says all but the last tag time,
+// which only seeds the last-used record the state store already holds.
+graph::ImageWithLayers from_listing(engine::ImageSummary& summary,
                                     std::vector<graph::Layer> layers) {
   graph::ImageWithLayers image;
-  image.id = summary.id;
-  image.parent = summary.parent_id;
-  image.tags = summary.repo_tags;
-  image.digests = summary.repo_digests;
+  image.id = std::move(summary.id);
+  image.tags = std::move(summary.repo_tags);
+  image.digests = std::move(summary.repo_digests);
   image.created = summary.created;
-  image.labels = summary.labels;
+  image.labels = std::move(summary.labels);
   image.layers = std::move(layers);
   return image; // upsert_image sorts the references
 }
@@ -144,16 +145,15 @@ asio::awaitable<engine::Result<void>> read_on_connections(engine::EngineClient& 
   co_return engine::Result<void>{};
 }
 
-// Gives what layer sizes the known chains settle to the `inspected` images that lack them
-// (ChainSizes), shortest chains first, so that a parent's chain is known before its children's.
-// `sized` are the images already read, whose chains may be the others' bases.
-void settle_from_chains(std::vector<std::optional<InspectedImage>>& inspected,
-                        const std::vector<std::optional<graph::ImageWithLayers>>& sized) {
+// Gives what layer sizes the known chains settle to the images that lack them (ChainSizes),
+// shortest chains first, so that a parent's chain is known before its children's. The images
+// already sized (known, remembered, or with sizes from inspect) are the chains they may build on.
+void settle_from_chains(std::vector<std::unique_ptr<InspectedImage>>& images) {
   std::vector<InspectedImage*> unsized;
   std::unordered_set<graph::DiffId> bases;
-  for (std::optional<InspectedImage>& image : inspected) {
+  for (const std::unique_ptr<InspectedImage>& image : images) {
     if (image && !image->sized) {
-      unsized.push_back(&*image);
+      unsized.push_back(image.get());
       if (!image->image.layers.empty()) {
         bases.insert(image->image.layers.front().diff_id);
       }
@@ -163,19 +163,10 @@ void settle_from_chains(std::vector<std::optional<InspectedImage>>& inspected,
     return;
   }
   ChainSizes chains;
-  const auto add_if_shares_a_base = [&](const graph::ImageWithLayers& image) {
-    if (!image.layers.empty() && bases.contains(image.layers.front().diff_id)) {
-      chains.add(image.layers);
-    }
-  };
-  for (const std::optional<graph::ImageWithLayers>& image : sized) {
-    if (image) {
-      add_if_shares_a_base(*image);
-    }
-  }
-  for (const std::optional<InspectedImage>& image : inspected) {
-    if (image && image->sized) {
-      add_if_shares_a_base(image->image);
+  for (const std::unique_ptr<InspectedImage>& image : images) {
+    if (image && image->sized && !image->image.layers.empty() &&
+        bases.contains(image->image.layers.front().diff_id)) {
+      chains.add(image->image.layers);
     }
   }
   std::stable_sort(unsized.begin(), unsized.end(),
@@ -187,22 +178,22 @@ void settle_from_chains(std::vector<std::optional<InspectedImage>>& inspected,
   }
 }
 
-// Reads `listed[to_read[i]]` into `images[to_read[i]]` (left empty when the engine no longer has
-// the image): inspects them all, then reads the history of those whose layer sizes the chains
-// known by then do not settle. Stops at the first error.
+// Reads the image `ids[item]` into `images[to_read[item]]` for each item (left empty when the
+// engine no longer has the image): inspects them all, then reads the history of those whose
+// layer sizes the chains known by then do not settle. Stops at the first error.
 asio::awaitable<engine::Result<void>>
 read_images(engine::EngineClient& client, const graph::ImageGraph& known,
-            const std::vector<engine::ImageSummary>& listed,
-            const std::vector<std::size_t>& to_read,
-            std::vector<std::optional<graph::ImageWithLayers>>& images) {
-  std::vector<std::optional<InspectedImage>> inspected(to_read.size());
+            const std::vector<std::string>& ids, const std::vector<std::size_t>& to_read,
+            std::vector<std::unique_ptr<InspectedImage>>& images) {
   auto inspect_one = [&](engine::EngineClient& reader,
                          std::size_t item) -> asio::awaitable<engine::Result<void>> {
-    auto image = co_await inspect_image(reader, listed[to_read[item]].id, known);
+    auto image = co_await inspect_image(reader, ids[item], known);
     if (!image) {
       co_return util::unexpected(std::move(image).error());
     }
-    inspected[item] = std::move(*image);
+    if (*image) {
+      images[to_read[item]] = std::make_unique<InspectedImage>(std::move(**image));
+    }
     co_return engine::Result<void>{};
   };
   if (auto read = co_await read_on_connections(client, to_read.size(), inspect_one); !read) {
@@ -210,17 +201,17 @@ read_images(engine::EngineClient& client, const graph::ImageGraph& known,
   }
 
   if (client.image_store() == engine::ImageStore::graphdriver && !client.is_podman()) {
-    settle_from_chains(inspected, images);
+    settle_from_chains(images);
   }
   std::vector<std::size_t> need_history;
-  for (std::size_t item = 0; item < inspected.size(); ++item) {
-    if (inspected[item] && !inspected[item]->sized) {
-      need_history.push_back(item);
+  for (const std::size_t index : to_read) {
+    if (images[index] && !images[index]->sized) {
+      need_history.push_back(index);
     }
   }
   auto read_history = [&](engine::EngineClient& reader,
                           std::size_t nth) -> asio::awaitable<engine::Result<void>> {
-    std::optional<InspectedImage>& image = inspected[need_history[nth]];
+    std::unique_ptr<InspectedImage>& image = images[need_history[nth]];
     auto present = co_await read_layer_sizes(reader, *image);
     if (!present) {
       co_return util::unexpected(std::move(present).error());
@@ -230,16 +221,7 @@ read_images(engine::EngineClient& client, const graph::ImageGraph& known,
     }
     co_return engine::Result<void>{};
   };
-  if (auto read = co_await read_on_connections(client, need_history.size(), read_history); !read) {
-    co_return read;
-  }
-
-  for (std::size_t item = 0; item < inspected.size(); ++item) {
-    if (inspected[item]) {
-      images[to_read[item]] = std::move(inspected[item]->image);
-    }
-  }
-  co_return engine::Result<void>{};
+  co_return co_await read_on_connections(client, need_history.size(), read_history);
 }
 
 } // namespace
@@ -268,15 +250,23 @@ asio::awaitable<engine::Result<graph::ImageGraph>> load_graph(engine::EngineClie
   }
 
   // Each listed image comes from `known`, from `remembered`, or from the engine; all go into the
-  // graph in listing order.
+  // graph in listing order. Of the listing only the parents and the IDs to read are kept past
+  // this loop: on a large host it is as large as the images read.
   std::vector<engine::ImageSummary> listed = one_per_image(std::move(*summaries));
-  std::vector<std::optional<graph::ImageWithLayers>> images(listed.size());
+  std::vector<std::unique_ptr<InspectedImage>> images(listed.size());
+  std::vector<std::string> parents(listed.size());
   std::vector<std::size_t> to_read;
+  std::vector<std::string> ids_to_read;
   for (std::size_t index = 0; index < listed.size(); ++index) {
-    const engine::ImageSummary& summary = listed[index];
+    engine::ImageSummary& summary = listed[index];
+    // The listing's ParentId is there on every API version; inspect's Parent is not (1.52+).
+    // On the containerd store both are the image record's label org.mobyproject.image.parent,
+    // the only parent link that store has (daemon/containerd/image_list.go, image_children.go).
+    parents[index] = std::move(summary.parent_id);
     const graph::Image* previous = known.find_image(summary.id);
     if (previous && same_references(*previous, summary)) {
-      images[index] = known.with_layers(*previous);
+      images[index] =
+          std::make_unique<InspectedImage>(known.with_layers(*previous), summary.size, true);
       continue;
     }
     // Not on the containerd store: there the listing's Size is no chain's (it adds packed content
@@ -284,29 +274,29 @@ asio::awaitable<engine::Result<graph::ImageGraph>> load_graph(engine::EngineClie
     if (!previous && remembered && client.image_store() == engine::ImageStore::graphdriver) {
       if (auto layers = remembered(summary.id);
           layers && chain_fits_listing(*layers, summary.size, client.is_podman())) {
-        images[index] = from_listing(summary, std::move(*layers));
+        const std::int64_t size = summary.size;
+        images[index] =
+            std::make_unique<InspectedImage>(from_listing(summary, std::move(*layers)), size, true);
         continue;
       }
     }
     to_read.push_back(index);
+    ids_to_read.push_back(std::move(summary.id));
   }
-  if (auto read = co_await read_images(client, known, listed, to_read, images); !read) {
+  std::vector<engine::ImageSummary>().swap(listed);
+  if (auto read = co_await read_images(client, known, ids_to_read, to_read, images); !read) {
     co_return util::unexpected(std::move(read).error());
   }
 
   graph::ImageGraph fresh;
-  for (std::size_t index = 0; index < listed.size(); ++index) {
+  for (std::size_t index = 0; index < images.size(); ++index) {
     if (!images[index]) {
       continue; // deleted since the listing
     }
-    // The listing's ParentId is there on every API version; inspect's Parent is not (1.52+).
-    // On the containerd store both are the image record's label org.mobyproject.image.parent,
-    // the only parent link that store has (daemon/containerd/image_list.go, image_children.go).
-    images[index]->parent = std::move(listed[index].parent_id);
-    fresh.upsert_image(std::move(*images[index]));
+    images[index]->image.parent = std::move(parents[index]);
+    fresh.upsert_image(std::move(images[index]->image));
     // On a large host what was read is as large as the graph: let it go as the graph grows.
     images[index].reset();
-    listed[index] = {};
   }
 
   for (const engine::ContainerSummary& container : *containers) {
