@@ -29,7 +29,7 @@ constexpr const char* k_file_name = "state.db";
 constexpr int k_busy_timeout_ms = 1000;
 
 // The WAL is reused from its start after each automatic checkpoint, so it stays near 1000 pages;
-// this cap also shrinks it back after a one-off large transaction (seeding a big host).
+// this cap also shrinks it back after a one-off large transaction (a large host's first chains).
 constexpr const char* k_configure_sql = "PRAGMA synchronous = NORMAL;"
                                         "PRAGMA journal_size_limit = 4194304;";
 
@@ -52,8 +52,6 @@ constexpr const char* k_migrate_to_2_sql =
 constexpr const char* k_record_sql =
     "INSERT INTO images (id, last_used) VALUES (?1, ?2) "
     "ON CONFLICT (id) DO UPDATE SET last_used = max(last_used, excluded.last_used)";
-constexpr const char* k_seed_sql =
-    "INSERT INTO images (id, last_used) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING";
 constexpr const char* k_forget_sql = "DELETE FROM images WHERE id = ?1";
 constexpr const char* k_get_layers_sql = "SELECT layers FROM image_layers WHERE id = ?1";
 constexpr const char* k_put_layers_sql = "INSERT INTO image_layers (id, layers) VALUES (?1, ?2) "
@@ -245,7 +243,6 @@ struct Store {
   // Declared first so that it is closed after the statements are finalized.
   Database database;
   Statement record;
-  Statement seed;
   Statement forget;
   Statement set_meta;
   Statement get_layers;
@@ -410,15 +407,10 @@ Attempt try_open(const fs::path& path, std::vector<std::string>& warnings) {
   // Later schema versions migrate here, one step at a time, each in its own transaction.
 
   const std::pair<Statement*, const char*> statements[] = {
-      {&store->record, k_record_sql},
-      {&store->seed, k_seed_sql},
-      {&store->forget, k_forget_sql},
-      {&store->set_meta, k_set_meta_sql},
-      {&store->get_layers, k_get_layers_sql},
-      {&store->put_layers, k_put_layers_sql},
-      {&store->forget_layers, k_forget_layers_sql},
-      {&store->begin, "BEGIN IMMEDIATE"},
-      {&store->commit, "COMMIT"},
+      {&store->record, k_record_sql},         {&store->forget, k_forget_sql},
+      {&store->set_meta, k_set_meta_sql},     {&store->get_layers, k_get_layers_sql},
+      {&store->put_layers, k_put_layers_sql}, {&store->forget_layers, k_forget_layers_sql},
+      {&store->begin, "BEGIN IMMEDIATE"},     {&store->commit, "COMMIT"},
       {&store->rollback, "ROLLBACK"},
   };
   for (const auto& [statement, sql] : statements) {
@@ -574,12 +566,8 @@ void StateStore::record_use(std::string_view image_id, std::int64_t unix_seconds
 
 void StateStore::seed_use(std::string_view image_id, std::int64_t unix_seconds) {
   auto& impl = *m_impl;
-  if (impl.last_used.contains(image_id)) {
-    return;
-  }
-  impl.last_used.emplace(std::string(image_id), unix_seconds);
-  if (impl.database) {
-    impl.wrote(execute(impl.seed.get(), image_id, unix_seconds), "the seeded use", image_id);
+  if (!impl.last_used.contains(image_id)) {
+    impl.last_used.emplace(std::string(image_id), unix_seconds);
   }
 }
 
@@ -647,24 +635,9 @@ void StateStore::retain_only(const std::vector<std::string_view>& live_ids) {
 }
 
 void StateStore::seed_uses(const std::vector<std::pair<std::string_view, std::int64_t>>& seeds) {
-  auto& impl = *m_impl;
-  std::vector<std::pair<std::string_view, std::int64_t>> fresh;
   for (const auto& [id, time] : seeds) {
-    // Looked up first: after the first start nearly every image has a time, and a key to insert
-    // is a string made on the heap.
-    if (!impl.last_used.contains(id)) {
-      impl.last_used.emplace(std::string(id), time);
-      fresh.emplace_back(id, time);
-    }
+    seed_use(id, time);
   }
-  if (fresh.empty() || !impl.database) {
-    return;
-  }
-  int rc = execute(impl.begin.get());
-  for (std::size_t i = 0; rc == SQLITE_OK && i < fresh.size(); ++i) {
-    rc = execute(impl.seed.get(), fresh[i].first, fresh[i].second);
-  }
-  impl.commit_or_roll_back(rc, "the seeded uses", fmt::format("{} images", fresh.size()));
 }
 
 std::vector<std::string_view>

@@ -55,10 +55,11 @@ public:
   // The image was used at `unix_seconds`. Only ever moves a time forward: events can arrive out of
   // order after a reconnect replays them.
   void record_use(std::string_view image_id, std::int64_t unix_seconds);
-  // Records a time only when the image has none (first start: container timestamps, LastTagTime,
-  // created), so a real use is never overwritten by a guess.
+  // Gives an image without a time a guess (its LastTagTime or creation), so a real use is never
+  // overwritten by a guess. Kept in memory only: the daemon makes the same guess from the graph
+  // at every start, and writing one row per image made a large host's first sync a second longer.
   void seed_use(std::string_view image_id, std::int64_t unix_seconds);
-  // seed_use for many images in one transaction (the first sync of a large host).
+  // seed_use for many images (every image a sync found).
   void seed_uses(const std::vector<std::pair<std::string_view, std::int64_t>>& seeds);
   [[nodiscard]] std::optional<std::int64_t> last_used(std::string_view image_id) const;
   // The image was deleted: its last use and its layers are forgotten.
