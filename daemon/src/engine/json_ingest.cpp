@@ -329,14 +329,27 @@ public:
     return string(key);
   }
 
+  // Calls visit(key, value) for each member whose value is not null, in the object's order: one
+  // pass, for a reader that takes most of an object's members, where find() scans the object
+  // again for each key. (A key given twice is visited twice; the last one wins, as in Go.)
+  template <class Visit> void each_member(Visit&& visit) const {
+    for (const auto member : m_object) {
+      if (!member.value.is_null()) {
+        visit(member.key, member.value);
+      }
+    }
+  }
+
   std::string string(std::string_view key) {
     const auto value = find(key);
-    if (!value) {
-      return {};
-    }
+    return value ? string(key, *value) : std::string{};
+  }
+
+  // The string `value`, found at `key`.
+  std::string string(std::string_view key, JsonElement value) {
     std::string_view text;
-    if (value->get_string().get(text) != simdjson::SUCCESS) {
-      fail_type(key, *value, "a string");
+    if (value.get_string().get(text) != simdjson::SUCCESS) {
+      fail_type(key, value, "a string");
       return {};
     }
     return std::string(text);
@@ -344,15 +357,17 @@ public:
 
   std::int64_t int64(std::string_view key, std::int64_t fallback = 0) {
     const auto value = find(key);
-    if (!value) {
-      return fallback;
-    }
-    const auto number = to_int64(*value);
+    return value ? int64(key, *value, fallback) : fallback;
+  }
+
+  // The integer `value`, found at `key`.
+  std::int64_t int64(std::string_view key, JsonElement value, std::int64_t fallback) {
+    const auto number = to_int64(value);
     if (!number) {
-      if (value->is_number()) {
+      if (value.is_number()) {
         fail(key, "is not an integer in the int64 range");
       } else {
-        fail_type(key, *value, "an integer");
+        fail_type(key, value, "an integer");
       }
       return fallback;
     }
@@ -373,14 +388,21 @@ public:
   }
 
   std::vector<std::string> strings(std::string_view key) {
+    const auto value = find(key);
+    return value ? strings(key, *value) : std::vector<std::string>{};
+  }
+
+  // The array of strings `value`, found at `key`.
+  std::vector<std::string> strings(std::string_view key, JsonElement value) {
     std::vector<std::string> result;
-    const auto items = array(key);
-    if (!items) {
+    JsonArray items;
+    if (value.get_array().get(items) != simdjson::SUCCESS) {
+      fail_type(key, value, "an array");
       return result;
     }
-    result.reserve(items->size());
+    result.reserve(items.size());
     std::size_t index = 0;
-    for (const JsonElement item : *items) {
+    for (const JsonElement item : items) {
       std::string_view text;
       if (item.get_string().get(text) != simdjson::SUCCESS) {
         fail_type(index_path(key, index), item, "a string");
@@ -393,14 +415,16 @@ public:
   }
 
   Labels string_map(std::string_view key) {
-    Labels result;
     const auto value = find(key);
-    if (!value) {
-      return result;
-    }
+    return value ? string_map(key, *value) : Labels{};
+  }
+
+  // The object of strings `value`, found at `key`.
+  Labels string_map(std::string_view key, JsonElement value) {
+    Labels result;
     JsonObject map;
-    if (value->get_object().get(map) != simdjson::SUCCESS) {
-      fail_type(key, *value, "an object");
+    if (value.get_object().get(map) != simdjson::SUCCESS) {
+      fail_type(key, value, "an object");
       return result;
     }
     for (const auto field : map) {
@@ -430,12 +454,14 @@ public:
 
   std::optional<ObjectReader> object(std::string_view key) {
     const auto value = find(key);
-    if (!value) {
-      return std::nullopt;
-    }
+    return value ? object(key, *value) : std::nullopt;
+  }
+
+  // The object `value`, found at `key`.
+  std::optional<ObjectReader> object(std::string_view key, JsonElement value) {
     JsonObject nested;
-    if (value->get_object().get(nested) != simdjson::SUCCESS) {
-      fail_type(key, *value, "an object");
+    if (value.get_object().get(nested) != simdjson::SUCCESS) {
+      fail_type(key, value, "an object");
       return std::nullopt;
     }
     return ObjectReader(nested, this, key, k_no_index, *m_status);
@@ -464,12 +490,14 @@ public:
   // not a time is a problem.
   std::optional<std::int64_t> time(std::string_view key) {
     const auto value = find(key);
-    if (!value) {
-      return std::nullopt;
-    }
+    return value ? time(key, *value) : std::nullopt;
+  }
+
+  // The time `value`, found at `key`.
+  std::optional<std::int64_t> time(std::string_view key, JsonElement value) {
     std::string_view text;
-    if (value->get_string().get(text) != simdjson::SUCCESS) {
-      fail_type(key, *value, "an RFC 3339 time string");
+    if (value.get_string().get(text) != simdjson::SUCCESS) {
+      fail_type(key, value, "an RFC 3339 time string");
       return std::nullopt;
     }
     if (text.empty()) {
@@ -692,17 +720,35 @@ template <class Read> void each_root_object(std::string_view body, Status& statu
   }
 }
 
+// One pass over the summary's members: a large host lists 100k of them.
 ImageSummary read_image_summary(ObjectReader& fields) {
   ImageSummary image;
-  image.id = normalize_image_id(fields.required_string("Id"));
-  image.parent_id = normalize_image_id(fields.string("ParentId"));
-  image.repo_tags = references(fields.strings("RepoTags"), k_untagged_placeholder);
-  image.repo_digests = references(fields.strings("RepoDigests"), k_undigested_placeholder);
-  image.created = fields.int64("Created");
-  image.size = fields.int64("Size");
-  image.shared_size = fields.int64("SharedSize", -1);
-  image.containers = fields.int64("Containers", -1);
-  image.labels = fields.string_map("Labels");
+  bool has_id = false;
+  fields.each_member([&](std::string_view key, JsonElement value) {
+    if (key == "Id") {
+      has_id = true;
+      image.id = normalize_image_id(fields.string(key, value));
+    } else if (key == "ParentId") {
+      image.parent_id = normalize_image_id(fields.string(key, value));
+    } else if (key == "RepoTags") {
+      image.repo_tags = references(fields.strings(key, value), k_untagged_placeholder);
+    } else if (key == "RepoDigests") {
+      image.repo_digests = references(fields.strings(key, value), k_undigested_placeholder);
+    } else if (key == "Created") {
+      image.created = fields.int64(key, value, 0);
+    } else if (key == "Size") {
+      image.size = fields.int64(key, value, 0);
+    } else if (key == "SharedSize") {
+      image.shared_size = fields.int64(key, value, -1);
+    } else if (key == "Containers") {
+      image.containers = fields.int64(key, value, -1);
+    } else if (key == "Labels") {
+      image.labels = fields.string_map(key, value);
+    }
+  });
+  if (!has_id) {
+    fields.fail("Id", "is missing");
+  }
   return image;
 }
 
@@ -722,22 +768,40 @@ Result<std::vector<ImageSummary>> parse_image_list(std::string_view body) {
 Result<ImageDetails> parse_image_details(std::string_view body) {
   Status status;
   ImageDetails image;
+  // A cold start inspects nearly every image: one pass over the members of each.
   if (auto fields = root_object(body, status)) {
-    image.id = normalize_image_id(fields->required_string("Id"));
-    // "Parent" is omitted from API 1.52 and "" for images without one.
-    image.parent = normalize_image_id(fields->string("Parent"));
-    image.repo_tags = references(fields->strings("RepoTags"), k_untagged_placeholder);
-    image.repo_digests = references(fields->strings("RepoDigests"), k_undigested_placeholder);
-    image.created = fields->time("Created").value_or(0);
-    image.size = fields->int64("Size");
-    if (auto root_fs = fields->object("RootFS")) {
-      image.diff_ids = root_fs->strings("Layers");
-    }
-    if (auto metadata = fields->object("Metadata")) {
-      image.last_tag_time = metadata->time("LastTagTime");
-    }
-    if (auto config = fields->object("Config")) {
-      image.labels = config->string_map("Labels");
+    bool has_id = false;
+    fields->each_member([&](std::string_view key, JsonElement value) {
+      if (key == "Id") {
+        has_id = true;
+        image.id = normalize_image_id(fields->string(key, value));
+      } else if (key == "Parent") {
+        // Omitted from API 1.52 and "" for images without one.
+        image.parent = normalize_image_id(fields->string(key, value));
+      } else if (key == "RepoTags") {
+        image.repo_tags = references(fields->strings(key, value), k_untagged_placeholder);
+      } else if (key == "RepoDigests") {
+        image.repo_digests = references(fields->strings(key, value), k_undigested_placeholder);
+      } else if (key == "Created") {
+        image.created = fields->time(key, value).value_or(0);
+      } else if (key == "Size") {
+        image.size = fields->int64(key, value, 0);
+      } else if (key == "RootFS") {
+        if (auto root_fs = fields->object(key, value)) {
+          image.diff_ids = root_fs->strings("Layers");
+        }
+      } else if (key == "Metadata") {
+        if (auto metadata = fields->object(key, value)) {
+          image.last_tag_time = metadata->time("LastTagTime");
+        }
+      } else if (key == "Config") {
+        if (auto config = fields->object(key, value)) {
+          image.labels = config->string_map("Labels");
+        }
+      }
+    });
+    if (!has_id) {
+      fields->fail("Id", "is missing");
     }
   }
   if (status.failed()) {
@@ -749,14 +813,23 @@ Result<ImageDetails> parse_image_details(std::string_view body) {
 Result<std::vector<HistoryEntry>> parse_image_history(std::string_view body) {
   Status status;
   std::vector<HistoryEntry> history;
+  // A cold start reads the history of nearly every image, a dozen entries each: one pass over
+  // each entry's members.
   each_root_object(body, status, [&](ObjectReader& fields) {
-    HistoryEntry entry;
-    entry.id = normalize_image_id(fields.string("Id"));
-    entry.created = fields.int64("Created");
-    entry.created_by = fields.string("CreatedBy");
-    entry.comment = fields.string("Comment");
-    entry.size = fields.int64("Size");
-    history.push_back(std::move(entry));
+    HistoryEntry& entry = history.emplace_back();
+    fields.each_member([&](std::string_view key, JsonElement value) {
+      if (key == "Id") {
+        entry.id = normalize_image_id(fields.string(key, value));
+      } else if (key == "Created") {
+        entry.created = fields.int64(key, value, 0);
+      } else if (key == "CreatedBy") {
+        entry.created_by = fields.string(key, value);
+      } else if (key == "Comment") {
+        entry.comment = fields.string(key, value);
+      } else if (key == "Size") {
+        entry.size = fields.int64(key, value, 0);
+      }
+    });
   });
   if (status.failed()) {
     return status.error("image history");
