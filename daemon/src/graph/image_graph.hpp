@@ -103,6 +103,9 @@ public:
   bool set_container_running(std::string_view container_id, bool running);
 
   void clear();
+  // Makes room for `images` images, so that building a large graph does not rehash its indexes
+  // step by step.
+  void reserve(std::size_t images);
 
   // --- queries -------------------------------------------------------------------------------
 

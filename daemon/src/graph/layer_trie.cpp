@@ -211,9 +211,18 @@ void LayerTrie::index_erase(std::size_t slot) {
   --m_indexed;
 }
 
+void LayerTrie::reserve(std::size_t nodes) {
+  if (nodes * 2 > m_slots.size()) {
+    index_rebuild(std::bit_ceil(nodes * 2));
+  }
+}
+
 void LayerTrie::index_grow() {
-  const std::vector<NodeId> old = std::exchange(
-      m_slots, std::vector<NodeId>(std::max<std::size_t>(16, m_slots.size() * 2), k_empty_slot));
+  index_rebuild(std::max<std::size_t>(16, m_slots.size() * 2));
+}
+
+void LayerTrie::index_rebuild(std::size_t slots) {
+  const std::vector<NodeId> old = std::exchange(m_slots, std::vector<NodeId>(slots, k_empty_slot));
   for (const NodeId id : old) {
     if (id != k_empty_slot) {
       m_slots[slot_of(m_nodes[id].key)] = id;

@@ -62,6 +62,9 @@ public:
   [[nodiscard]] std::size_t id_bound() const { return m_nodes.size(); }
 
   void clear();
+  // Makes room in the index for `nodes` chains, so that building a large trie does not grow it
+  // step by step.
+  void reserve(std::size_t nodes);
 
 private:
   static constexpr NodeId k_root = UINT32_MAX;
@@ -100,6 +103,7 @@ private:
   [[nodiscard]] std::size_t slot_of(const ChainKey& key) const;
   void index_erase(std::size_t slot);
   void index_grow();
+  void index_rebuild(std::size_t slots); // a power of two
 
   // A deque, so that a large trie never holds a doubled vector's spare half.
   std::deque<Node> m_nodes;

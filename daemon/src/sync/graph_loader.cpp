@@ -289,6 +289,7 @@ asio::awaitable<engine::Result<graph::ImageGraph>> load_graph(engine::EngineClie
   }
 
   graph::ImageGraph fresh;
+  fresh.reserve(images.size());
   for (std::size_t index = 0; index < images.size(); ++index) {
     if (!images[index]) {
       continue; // deleted since the listing
