@@ -14,6 +14,9 @@ namespace imagegc::engine {
 
 namespace {
 
+// Where Podman's fully qualified Docker Hub names start (familiar_reference).
+constexpr std::string_view k_docker_hub_prefix = "docker.io/";
+
 using JsonElement = simdjson::dom::element;
 using JsonObject = simdjson::dom::object;
 using JsonArray = simdjson::dom::array;
@@ -274,8 +277,11 @@ bool is_no_reference(std::string_view name) {
 std::vector<std::string> references(std::vector<std::string> values, std::string_view placeholder) {
   values = without(std::move(values), placeholder);
   std::erase_if(values, [](const std::string& value) { return is_no_reference(value); });
-  std::transform(values.begin(), values.end(), values.begin(),
-                 [](const std::string& value) { return familiar_reference(value); });
+  for (std::string& value : values) {
+    if (value.starts_with(k_docker_hub_prefix)) { // most are left as they are, without a copy
+      value = familiar_reference(value);
+    }
+  }
   return values;
 }
 
@@ -347,12 +353,17 @@ public:
 
   // The string `value`, found at `key`.
   std::string string(std::string_view key, JsonElement value) {
+    return std::string(string_view(key, value));
+  }
+
+  // The same, valid while the parsed document is: for a string that is made into another.
+  std::string_view string_view(std::string_view key, JsonElement value) {
     std::string_view text;
     if (value.get_string().get(text) != simdjson::SUCCESS) {
       fail_type(key, value, "a string");
       return {};
     }
-    return std::string(text);
+    return text;
   }
 
   std::int64_t int64(std::string_view key, std::int64_t fallback = 0) {
@@ -727,9 +738,9 @@ ImageSummary read_image_summary(ObjectReader& fields) {
   fields.each_member([&](std::string_view key, JsonElement value) {
     if (key == "Id") {
       has_id = true;
-      image.id = normalize_image_id(fields.string(key, value));
+      image.id = normalize_image_id(fields.string_view(key, value));
     } else if (key == "ParentId") {
-      image.parent_id = normalize_image_id(fields.string(key, value));
+      image.parent_id = normalize_image_id(fields.string_view(key, value));
     } else if (key == "RepoTags") {
       image.repo_tags = references(fields.strings(key, value), k_untagged_placeholder);
     } else if (key == "RepoDigests") {
@@ -774,10 +785,10 @@ Result<ImageDetails> parse_image_details(std::string_view body) {
     fields->each_member([&](std::string_view key, JsonElement value) {
       if (key == "Id") {
         has_id = true;
-        image.id = normalize_image_id(fields->string(key, value));
+        image.id = normalize_image_id(fields->string_view(key, value));
       } else if (key == "Parent") {
         // Omitted from API 1.52 and "" for images without one.
-        image.parent = normalize_image_id(fields->string(key, value));
+        image.parent = normalize_image_id(fields->string_view(key, value));
       } else if (key == "RepoTags") {
         image.repo_tags = references(fields->strings(key, value), k_untagged_placeholder);
       } else if (key == "RepoDigests") {
@@ -819,7 +830,7 @@ Result<std::vector<HistoryEntry>> parse_image_history(std::string_view body) {
     HistoryEntry& entry = history.emplace_back();
     fields.each_member([&](std::string_view key, JsonElement value) {
       if (key == "Id") {
-        entry.id = normalize_image_id(fields.string(key, value));
+        entry.id = normalize_image_id(fields.string_view(key, value));
       } else if (key == "Created") {
         entry.created = fields.int64(key, value, 0);
       } else if (key == "CreatedBy") {
@@ -1147,12 +1158,11 @@ std::optional<ApiVersion> parse_api_version(std::string_view text) {
 }
 
 std::string familiar_reference(std::string_view reference) {
-  constexpr std::string_view k_docker_hub = "docker.io/";
   constexpr std::string_view k_official = "library/";
-  if (!reference.starts_with(k_docker_hub)) {
+  if (!reference.starts_with(k_docker_hub_prefix)) {
     return std::string(reference);
   }
-  std::string_view familiar = reference.substr(k_docker_hub.size());
+  std::string_view familiar = reference.substr(k_docker_hub_prefix.size());
   if (familiar.starts_with(k_official)) {
     const std::string_view name = familiar.substr(k_official.size());
     // Only a one-segment repository is an official image: "library/a/b" stays as it is.
