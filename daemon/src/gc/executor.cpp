@@ -269,8 +269,8 @@ private:
 } // namespace
 
 asio::awaitable<ExecutionReport> execute_plan(engine::EngineClient& client,
-                                              const graph::ImageGraph& live, policy::Plan plan,
-                                              ExecutionOptions options) {
+                                              const graph::ImageGraph& live,
+                                              const policy::Plan& plan, ExecutionOptions options) {
   Execution execution(client, live, options);
   co_return co_await execution.run(plan);
 }

@@ -60,9 +60,11 @@ struct ExecutionReport {
 // by events while the pass runs) before each step: an image that gained a container or a tag, or
 // lost one, since planning is skipped. Tagged images are held by a reference of imagegc's own
 // while their tags go, and deleted after `hold_grace`. 409 means "kept", 404 "already gone";
-// neither is an error. In dry-run mode it does everything but the engine calls.
+// neither is an error. In dry-run mode it does everything but the engine calls. `live` and
+// `plan` must outlive the awaitable (a plan of a large host is tens of megabytes: not copied).
 boost::asio::awaitable<ExecutionReport> execute_plan(engine::EngineClient& client,
                                                      const graph::ImageGraph& live,
-                                                     policy::Plan plan, ExecutionOptions options);
+                                                     const policy::Plan& plan,
+                                                     ExecutionOptions options);
 
 } // namespace imagegc::gc
