@@ -263,8 +263,18 @@ private:
           std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::seconds(1) - since));
       return;
     }
+    show_plan(current_plan(), m_plan_input_changes);
+    // A plan of a large host is a large allocation that passes: return the heap it took, at most
+    // once a minute (the walk over the heap is not free either).
+    if (SteadyClock::now() - m_last_heap_release >= std::chrono::minutes(1)) {
+      release_heap();
+    }
+  }
+
+  // The policy's figures from `plan`, made when the inputs had changed `changes` times.
+  void show_plan(const policy::Plan& plan, std::uint64_t changes) {
     m_last_plan_metrics = SteadyClock::now();
-    m_planned_changes = m_plan_input_changes;
+    m_planned_changes = changes;
     std::vector<std::string> rules;
     for (const auto& rule : m_policy.rules) {
       rules.push_back(rule.name);
@@ -272,12 +282,7 @@ private:
     for (const auto& rule : m_policy.pressure.rules) {
       rules.push_back(rule.name);
     }
-    m_metrics.update_plan(current_plan(), rules);
-    // A plan of a large host is a large allocation that passes: return the heap it took, at most
-    // once a minute (the walk over the heap is not free either).
-    if (SteadyClock::now() - m_last_heap_release >= std::chrono::minutes(1)) {
-      release_heap();
-    }
+    m_metrics.update_plan(plan, rules);
   }
 
   // Returns the free heap at the top and in the middle of the arena to the system: glibc keeps
@@ -434,9 +439,9 @@ private:
         co_await sleep_until(SteadyClock::now() + std::chrono::milliseconds(100));
         continue;
       }
+      // The policy's figures follow below or after the pass, whichever comes first.
       if (!m_client_ready && co_await prepare_client()) {
         refresh_metrics();
-        refresh_plan_metrics();
       }
       std::string trigger;
       if (m_options.once) {
@@ -514,7 +519,13 @@ private:
     const gc::PassInput input{m_policy, m_tracker.graph(),
                               [this](std::string_view id) { return state().last_used(id); },
                               m_data_root, gc::build_prune_available(m_client)};
+    const std::uint64_t changes_before = m_plan_input_changes;
     const gc::PassReport report = co_await gc::run_pass(m_client, input);
+    if (m_plan_input_changes == changes_before) {
+      // Nothing changed while it ran (a dry run, or nothing deleted): the pass's plan is the one
+      // the figures would get, and a large host's plan is not made twice in a row.
+      show_plan(report.plan, changes_before);
+    }
     using Kind = gc::ExecutionReport::Outcome::Kind;
     for (const auto& outcome : report.execution.outcomes) {
       if (outcome.kind == Kind::deleted) {
