@@ -1,6 +1,8 @@
 #include "sync/graph_loader.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -178,6 +180,37 @@ void settle_from_chains(std::vector<std::unique_ptr<InspectedImage>>& images) {
   }
 }
 
+// A fingerprint of the first `count` diff IDs of `layers`: equal chains have equal ones, and
+// different chains collide about never (a collision only costs a history read in a later round).
+std::uint64_t chain_fingerprint(const std::vector<graph::Layer>& layers, std::size_t count) {
+  std::uint64_t fingerprint = count;
+  const std::hash<graph::DiffId> hash;
+  for (std::size_t i = 0; i < count; ++i) {
+    fingerprint = std::rotl(fingerprint * 0x9e3779b97f4a7c15ULL, 31) ^ hash(layers[i].diff_id);
+  }
+  return fingerprint;
+}
+
+// For each of `unsized` (indexes in `images`), whether its chain is another unsized image's
+// chain and one layer more: once that image's history is read, ChainSizes settles this one.
+std::vector<bool>
+one_layer_above_another(const std::vector<std::unique_ptr<InspectedImage>>& images,
+                        const std::vector<std::size_t>& unsized) {
+  std::unordered_set<std::uint64_t> chains;
+  chains.reserve(unsized.size());
+  for (const std::size_t index : unsized) {
+    const std::vector<graph::Layer>& layers = images[index]->image.layers;
+    chains.insert(chain_fingerprint(layers, layers.size()));
+  }
+  std::vector<bool> above(unsized.size(), false);
+  for (std::size_t nth = 0; nth < unsized.size(); ++nth) {
+    const std::vector<graph::Layer>& layers = images[unsized[nth]]->image.layers;
+    above[nth] =
+        layers.size() >= 2 && chains.contains(chain_fingerprint(layers, layers.size() - 1));
+  }
+  return above;
+}
+
 // Reads the image `ids[item]` into `images[to_read[item]]` for each item (left empty when the
 // engine no longer has the image): inspects them all, then reads the history of those whose
 // layer sizes the chains known by then do not settle. Stops at the first error.
@@ -200,15 +233,7 @@ read_images(engine::EngineClient& client, const graph::ImageGraph& known,
     co_return read;
   }
 
-  if (client.image_store() == engine::ImageStore::graphdriver && !client.is_podman()) {
-    settle_from_chains(images);
-  }
   std::vector<std::size_t> need_history;
-  for (const std::size_t index : to_read) {
-    if (images[index] && !images[index]->sized) {
-      need_history.push_back(index);
-    }
-  }
   auto read_history = [&](engine::EngineClient& reader,
                           std::size_t nth) -> asio::awaitable<engine::Result<void>> {
     std::unique_ptr<InspectedImage>& image = images[need_history[nth]];
@@ -221,6 +246,35 @@ read_images(engine::EngineClient& client, const graph::ImageGraph& known,
     }
     co_return engine::Result<void>{};
   };
+  const auto unsized = [&] {
+    std::vector<std::size_t> found;
+    for (const std::size_t index : to_read) {
+      if (images[index] && !images[index]->sized) {
+        found.push_back(index);
+      }
+    }
+    return found;
+  };
+
+  if (client.image_store() == engine::ImageStore::graphdriver && !client.is_podman()) {
+    settle_from_chains(images);
+    // Two rounds: first the histories of the images no other unsized image settles, then the
+    // chains those gave settle the images one layer above them (the legacy builder's steps and
+    // children, say), and only what is left is read.
+    const std::vector<std::size_t> left = unsized();
+    const std::vector<bool> deferred = one_layer_above_another(images, left);
+    for (std::size_t nth = 0; nth < left.size(); ++nth) {
+      if (!deferred[nth]) {
+        need_history.push_back(left[nth]);
+      }
+    }
+    if (auto read = co_await read_on_connections(client, need_history.size(), read_history);
+        !read) {
+      co_return read;
+    }
+    settle_from_chains(images);
+  }
+  need_history = unsized();
   co_return co_await read_on_connections(client, need_history.size(), read_history);
 }
 

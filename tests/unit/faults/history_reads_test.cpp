@@ -74,6 +74,31 @@ TEST(HistoryReads, only_an_image_with_two_unknown_layers_needs_its_history) {
   EXPECT_EQ(graph.layers_bytes(), 1000 + 200 + 30 + 4 + 5);
 }
 
+// app:1 needs its history; the two steps of a legacy build on it (each one layer above the
+// image before it) are settled by the chain that history gives, and so is a pull of an image
+// one layer above app:1 without a parent link. One with two layers of its own is read.
+TEST(HistoryReads, images_one_layer_above_a_read_image_wait_for_its_history) {
+  FakeEngine fake;
+  std::vector<FakeImage> images = host();
+  const FakeImage app = images[2];
+  const FakeImage step = image('5', &app, {{hex_id('f'), 60}}, {});
+  const FakeImage child = image('6', &step, {{hex_id('g'), 7}}, {"app-child:1"});
+  FakeImage pulled = image('7', &app, {{hex_id('h'), 80}}, {"pulled:1"});
+  pulled.parent.clear();
+  const FakeImage wide = image('8', &app, {{hex_id('i'), 9}, {hex_id('j'), 10}}, {"wide:1"});
+  for (const FakeImage& each : {step, child, pulled, wide}) {
+    images.push_back(each);
+  }
+  for (const FakeImage& each : images) {
+    fake.add_image(each, false);
+  }
+  const graph::ImageGraph graph = fresh_graph(fake.endpoint());
+  expect_scripted_layers(graph, images);
+  EXPECT_EQ(history_reads(fake), 2u);
+  EXPECT_EQ(fake.stats().requests_by_path.count("GET /images/" + app.id + "/history"), 1u);
+  EXPECT_EQ(fake.stats().requests_by_path.count("GET /images/" + wide.id + "/history"), 1u);
+}
+
 TEST(HistoryReads, the_containerd_store_reads_every_history) {
   FakeEngineOptions options;
   options.containerd_store = true;
