@@ -84,7 +84,8 @@ struct OpenedState {
 std::future<OpenedState> open_state_in_background(const std::string& directory) {
   // One malloc arena for both threads: the chains read there are freed here, and memory freed into
   // an arena of the other thread's would sit beside this one's, unused (60 MB more at 100k).
-  ::mallopt(M_ARENA_MAX, 1);
+  // Set while this is the process's only thread, before the one below starts.
+  ::mallopt(M_ARENA_MAX, 1); // NOLINT(concurrency-mt-unsafe)
   return std::async(std::launch::async, [directory] {
     const auto started = SteadyClock::now();
     OpenedState opened;

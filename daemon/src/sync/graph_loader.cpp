@@ -319,8 +319,8 @@ asio::awaitable<engine::Result<graph::ImageGraph>> load_graph(engine::EngineClie
     parents[index] = std::move(summary.parent_id);
     const graph::Image* previous = known.find_image(summary.id);
     if (previous && same_references(*previous, summary)) {
-      images[index] =
-          std::make_unique<InspectedImage>(known.with_layers(*previous), summary.size, true);
+      images[index] = std::make_unique<InspectedImage>(
+          InspectedImage{known.with_layers(*previous), summary.size, true});
       continue;
     }
     // Not on the containerd store: there the listing's Size is no chain's (it adds packed content
@@ -329,8 +329,8 @@ asio::awaitable<engine::Result<graph::ImageGraph>> load_graph(engine::EngineClie
       if (auto layers = remembered(summary.id);
           layers && chain_fits_listing(*layers, summary.size, client.is_podman())) {
         const std::int64_t size = summary.size;
-        images[index] =
-            std::make_unique<InspectedImage>(from_listing(summary, std::move(*layers)), size, true);
+        images[index] = std::make_unique<InspectedImage>(
+            InspectedImage{from_listing(summary, std::move(*layers)), size, true});
         continue;
       }
     }

@@ -26,8 +26,8 @@ std::string hex_id(std::size_t n) {
 
 TEST(StringHash, a_string_and_its_view_hash_alike) {
   const StringHash hash;
-  for (const std::string text : {std::string(), std::string("a"), std::string("synthetic/app1:v2"),
-                                 hex_id(42), std::string(100, 'x')}) {
+  for (const std::string& text : {std::string(), std::string("a"), std::string("synthetic/app1:v2"),
+                                  hex_id(42), std::string(100, 'x')}) {
     EXPECT_EQ(hash(text), hash(std::string_view(text))) << text;
     EXPECT_EQ(hash(text), hash(std::string(text))) << text;
   }
