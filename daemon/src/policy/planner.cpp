@@ -7,7 +7,6 @@
 #include <functional>
 #include <iterator>
 #include <limits>
-#include <numeric>
 #include <span>
 #include <unordered_map>
 #include <utility>
@@ -81,9 +80,11 @@ std::string quoted(std::string_view text) {
   return "\"" + std::string(text) + "\"";
 }
 
-// An image's position in the planner's list of images, sorted by ID. The planner's facts,
-// children and decisions are flat arrays indexed by it, so that no step looks an image up by its
-// ID string (at 100k images those lookups were most of a plan's time).
+// An image's position in the planner's list of images, sorted by address: the order the graph's
+// images lie in memory, so that the passes that read them (tags, labels, IDs) walk memory
+// forwards instead of jumping about it. The planner's facts, children and decisions are flat
+// arrays indexed by it, so that no step looks an image up by its ID string. Plans are written in
+// ID order, which Planner::m_by_id and m_id_rank give.
 using ImageIndex = std::uint32_t;
 constexpr ImageIndex k_no_image = std::numeric_limits<ImageIndex>::max();
 
@@ -170,29 +171,23 @@ struct Keep {
 class Planner {
 public:
   explicit Planner(const PlanInput& input) : m_input(input), m_graph(input.graph) {
-    const std::vector<const graph::Image*> images = m_graph.images();
-    const std::size_t count = images.size();
+    m_images = m_graph.unsorted_images();
+    std::sort(m_images.begin(), m_images.end(), std::less<const graph::Image*>{});
+    const std::size_t count = m_images.size();
     m_facts.resize(count);
     m_kept.resize(count);
-    // Images by address, to find a parent's index from the graph's pointer to it: a binary
-    // search of a flat array, where a hash map would cost a node per image.
-    std::vector<std::pair<const graph::Image*, ImageIndex>> by_address;
-    by_address.reserve(count);
-    for (std::size_t index = 0; index < count; ++index) {
-      by_address.emplace_back(images[index], static_cast<ImageIndex>(index));
-    }
-    std::sort(by_address.begin(), by_address.end(), by_address_order);
 
     std::vector<std::uint32_t> child_counts(count, 0);
     m_tag_start.reserve(count + 1);
     for (std::size_t index = 0; index < count; ++index) {
-      const graph::Image* image = images[index];
+      const graph::Image* image = m_images[index];
       Facts& facts = m_facts[index];
       facts.image = image;
       facts.id = image->id;
       facts.created = image->created;
+      facts.containers = m_graph.containers_using(*image);
       if (const graph::Image* parent = m_graph.parent_of(*image); parent != nullptr) {
-        facts.parent = index_in(by_address, parent);
+        facts.parent = index_of(parent);
         ++child_counts[facts.parent];
       }
       // The age the engine's own prune `until` measures: the config's creation time on the
@@ -211,12 +206,11 @@ public:
       index_tags(*image);
     }
     m_tag_start.push_back(static_cast<std::uint32_t>(m_tags.size()));
-    // What ImageGraph::containers_using says, from the containers: a host has far fewer
-    // containers than images, so this looks up a few IDs instead of every image's.
-    for (const graph::ContainerRef& container : m_graph.containers()) {
-      if (const graph::Image* image = m_graph.find_image(container.image_id); image != nullptr) {
-        ++m_facts[index_in(by_address, image)].containers;
-      }
+    // ID order, its IDs read in memory order.
+    m_by_id = graph::id_order(m_images);
+    m_id_rank.resize(count);
+    for (std::uint32_t rank = 0; rank < count; ++rank) {
+      m_id_rank[m_by_id[rank]] = rank;
     }
 
     // Children by parent, each list in ID order (as ImageGraph::children lists them): a parent's
@@ -227,9 +221,9 @@ public:
     }
     m_children.resize(m_child_start[count]);
     std::vector<std::uint32_t> filled(m_child_start.begin(), m_child_start.end() - 1);
-    for (std::size_t index = 0; index < count; ++index) {
+    for (const ImageIndex index : m_by_id) {
       if (const ImageIndex parent = m_facts[index].parent; parent != k_no_image) {
-        m_children[filled[parent]++] = static_cast<ImageIndex>(index);
+        m_children[filled[parent]++] = index;
       }
     }
     // The graph's own classification (ImageGraph::state): children count only while present.
@@ -260,8 +254,7 @@ public:
 
     emit(plan, chosen, order);
     keep_remaining_intermediates();
-    // In image order, which is ID order.
-    for (ImageIndex index = 0; index < m_kept.size(); ++index) {
+    for (const ImageIndex index : m_by_id) {
       if (std::optional<Keep>& kept = m_kept[index]; kept) {
         plan.kept.push_back({std::string(m_facts[index].id), tag_strings(index), kept->why,
                              std::move(kept->reason)});
@@ -271,18 +264,11 @@ public:
   }
 
 private:
-  // The index of an image of the graph, from a list of (image, index) sorted by address.
-  static ImageIndex
-  index_in(const std::vector<std::pair<const graph::Image*, ImageIndex>>& by_address,
-           const graph::Image* image) {
-    return std::lower_bound(by_address.begin(), by_address.end(),
-                            std::make_pair(image, ImageIndex{0}), by_address_order)
-        ->second;
-  }
-  // std::less orders any pointers, where `<` on unrelated objects is unspecified.
-  static bool by_address_order(const std::pair<const graph::Image*, ImageIndex>& lhs,
-                               const std::pair<const graph::Image*, ImageIndex>& rhs) {
-    return std::less<const graph::Image*>{}(lhs.first, rhs.first);
+  // The index of an image of the graph: its place in m_images, which is sorted by address.
+  ImageIndex index_of(const graph::Image* image) const {
+    const auto found =
+        std::lower_bound(m_images.begin(), m_images.end(), image, std::less<const graph::Image*>{});
+    return static_cast<ImageIndex>(found - m_images.begin());
   }
 
   // Appends the image's tags, each with the number of its repository, numbering repositories as
@@ -386,8 +372,7 @@ private:
       std::partial_sort(first, first + keep, last, [&](ImageIndex a, ImageIndex b) {
         const std::int64_t created_a = m_facts[a].created;
         const std::int64_t created_b = m_facts[b].created;
-        // Image order is ID order.
-        return created_a != created_b ? created_a > created_b : a < b;
+        return created_a != created_b ? created_a > created_b : m_id_rank[a] < m_id_rank[b];
       });
       for (auto it = first; it != first + keep; ++it) {
         if (newest[*it] == k_no_repository) {
@@ -452,17 +437,16 @@ private:
     return m_text;
   }
 
-  // Protections come first and nothing overrides them. Returns the images still open.
+  // Protections come first and nothing overrides them. Returns the images still open, in ID
+  // order.
   std::vector<ImageIndex> apply_protections() {
     const Protections& protect = m_input.policy.protect;
     NewestRepositories newest;
     if (protect.newest_per_repository) {
-      std::vector<ImageIndex> all(m_facts.size());
-      std::iota(all.begin(), all.end(), ImageIndex{0});
-      newest = newest_per_repository(all, *protect.newest_per_repository);
+      newest = newest_per_repository(m_by_id, *protect.newest_per_repository);
     }
-    std::vector<ImageIndex> open;
-    open.reserve(m_facts.size());
+    // In memory order, as the protections read the graph's tags, digests and labels.
+    std::vector<bool> is_open(m_facts.size(), false);
     for (ImageIndex index = 0; index < m_facts.size(); ++index) {
       const Facts& facts = m_facts[index];
       const graph::Image& image = *facts.image;
@@ -498,7 +482,14 @@ private:
       if (facts.state == ImageState::intermediate) {
         continue; // never deleted by itself: decided with its children at the end
       }
-      open.push_back(index);
+      is_open[index] = true;
+    }
+    std::vector<ImageIndex> open;
+    open.reserve(m_facts.size());
+    for (const ImageIndex index : m_by_id) {
+      if (is_open[index]) {
+        open.push_back(index);
+      }
     }
     return open;
   }
@@ -551,16 +542,30 @@ private:
     for (const Rule& rule : rules) {
       repository_matches.emplace_back(rule.select.repositories, m_repository_names.size());
     }
-    std::vector<std::vector<ImageIndex>> selected(rules.size());
+    // The rule that takes each image, decided in memory order (selectors read the graph's tags
+    // and labels); then each rule's images listed in the order given.
+    constexpr std::uint32_t k_no_rule = std::numeric_limits<std::uint32_t>::max();
+    std::vector<std::uint32_t> rule_of(m_facts.size(), k_no_rule);
+    std::vector<bool> listed(m_facts.size(), false);
     for (const ImageIndex image : images) {
-      bool matched = false;
-      for (std::size_t index = 0; index < rules.size() && !matched; ++index) {
+      listed[image] = true;
+    }
+    for (ImageIndex image = 0; image < m_facts.size(); ++image) {
+      if (!listed[image]) {
+        continue;
+      }
+      for (std::uint32_t index = 0; index < rules.size(); ++index) {
         if (selects(rules[index].select, repository_matches[index], image)) {
-          selected[index].push_back(image);
-          matched = true;
+          rule_of[image] = index;
+          break;
         }
       }
-      if (!matched && !pressure) {
+    }
+    std::vector<std::vector<ImageIndex>> selected(rules.size());
+    for (const ImageIndex image : images) {
+      if (rule_of[image] != k_no_rule) {
+        selected[rule_of[image]].push_back(image);
+      } else if (!pressure) {
         keep(image, KeepReason::no_rule, "no rule selects it");
       }
     }
@@ -626,17 +631,32 @@ private:
   // Drops what the engine would not delete (children that stay): it would only be untagged.
   std::vector<Candidate> removable_only(std::vector<Candidate> candidates,
                                         const std::vector<ImageIndex>& also_removed = {}) {
-    std::vector<const graph::Image*> requested = images_of(also_removed);
-    requested.reserve(also_removed.size() + candidates.size());
-    for (const Candidate& candidate : candidates) {
-      requested.push_back(m_facts[candidate.image].image);
+    // Asked in memory order: what the engine removes does not depend on the order asked.
+    std::vector<bool> is_requested(m_facts.size(), false);
+    for (const ImageIndex image : also_removed) {
+      is_requested[image] = true;
     }
-    const std::vector<bool> goes = m_graph.removed_by_delete(requested);
+    for (const Candidate& candidate : candidates) {
+      is_requested[candidate.image] = true;
+    }
+    std::vector<const graph::Image*> requested;
+    requested.reserve(also_removed.size() + candidates.size());
+    for (ImageIndex image = 0; image < m_facts.size(); ++image) {
+      if (is_requested[image]) {
+        requested.push_back(m_facts[image].image);
+      }
+    }
+    const std::vector<bool> removed = m_graph.removed_by_delete(requested);
+    std::vector<bool> goes(m_facts.size(), false);
+    for (ImageIndex image = 0, asked = 0; image < m_facts.size(); ++image) {
+      if (is_requested[image]) {
+        goes[image] = removed[asked++];
+      }
+    }
     std::vector<Candidate> removable;
     removable.reserve(candidates.size());
-    for (std::size_t i = 0; i < candidates.size(); ++i) {
-      Candidate& candidate = candidates[i];
-      if (goes[also_removed.size() + i]) {
+    for (Candidate& candidate : candidates) {
+      if (goes[candidate.image]) {
         removable.push_back(candidate);
       } else {
         keep(candidate.image, KeepReason::kept_children,
@@ -755,9 +775,9 @@ private:
     for (const Candidate& candidate : regular) {
       taken[candidate.image] = true;
     }
-    // In image order, which is ID order.
+    // In ID order, as the regular rules saw them.
     std::vector<ImageIndex> pool;
-    for (ImageIndex index = 0; index < m_kept.size(); ++index) {
+    for (const ImageIndex index : m_by_id) {
       const std::optional<Keep>& kept = m_kept[index];
       if (!kept || taken[index]) {
         continue;
@@ -912,7 +932,10 @@ private:
 
   const PlanInput& m_input;
   const graph::ImageGraph& m_graph;
-  std::vector<Facts> m_facts; // by image, in ID order
+  std::vector<const graph::Image*> m_images; // by image: sorted by address
+  std::vector<Facts> m_facts;                // by image
+  std::vector<ImageIndex> m_by_id;           // every image, in ID order
+  std::vector<std::uint32_t> m_id_rank;      // by image: its place in m_by_id
   // Children by parent: the children of image i are m_children[m_child_start[i], [i + 1]).
   std::vector<std::uint32_t> m_child_start;
   std::vector<ImageIndex> m_children;
