@@ -26,7 +26,9 @@ public:
     return *this;
   }
   ShortText& operator+=(char character) {
-    append(&character, 1);
+    if (m_size < m_buffer.size()) {
+      m_buffer[m_size++] = character;
+    }
     return *this;
   }
   void append(const char* data, std::size_t size) {
@@ -38,7 +40,8 @@ public:
   [[nodiscard]] std::string str() const { return {m_buffer.data(), m_size}; }
 
 private:
-  std::array<char, 512> m_buffer{};
+  // Not zeroed: only the first m_size bytes are ever read, and one is written per deletion.
+  std::array<char, 512> m_buffer;
   std::size_t m_size = 0;
 };
 
@@ -445,6 +448,7 @@ private:
     if (protect.newest_per_repository) {
       newest = newest_per_repository(m_by_id, *protect.newest_per_repository);
     }
+    find_possible_references();
     // In memory order, as the protections read the graph's tags, digests and labels.
     std::vector<bool> is_open(m_facts.size(), false);
     for (ImageIndex index = 0; index < m_facts.size(); ++index) {
@@ -494,28 +498,43 @@ private:
     return open;
   }
 
+  // For each repository and protect.references pattern, whether the pattern may match a tag of
+  // the repository (Pattern::may_match_starting_with): most patterns rule most repositories out
+  // once, instead of being matched against each of their tags.
+  void find_possible_references() {
+    const std::vector<Pattern>& patterns = m_input.policy.protect.references;
+    m_reference_possible.resize(m_repository_names.size() * patterns.size());
+    for (std::size_t repository = 0; repository < m_repository_names.size(); ++repository) {
+      for (std::size_t pattern = 0; pattern < patterns.size(); ++pattern) {
+        m_reference_possible[repository * patterns.size() + pattern] =
+            patterns[pattern].may_match_starting_with(m_repository_names[repository]);
+      }
+    }
+  }
+
   // Tags first, then digests.
   std::optional<std::string> protected_reference(ImageIndex image) const {
     const std::vector<Pattern>& patterns = m_input.policy.protect.references;
     if (patterns.empty()) {
       return std::nullopt;
     }
-    const auto matching = [&](std::string_view reference) -> std::optional<std::string> {
-      for (const Pattern& pattern : patterns) {
-        if (pattern.matches(reference)) {
-          return std::string(reference) + " matches protect.references " + quoted(pattern.text());
-        }
-      }
-      return std::nullopt;
+    const auto reason = [&](std::string_view reference, const Pattern& pattern) {
+      return std::string(reference) + " matches protect.references " + quoted(pattern.text());
     };
     for (const Tag& tag : tags_of(image)) {
-      if (auto reason = matching(tag.text); reason) {
-        return reason;
+      // A tag starts with its repository's name.
+      const std::size_t possible = tag.repository * patterns.size();
+      for (std::size_t pattern = 0; pattern < patterns.size(); ++pattern) {
+        if (m_reference_possible[possible + pattern] && patterns[pattern].matches(tag.text)) {
+          return reason(tag.text, patterns[pattern]);
+        }
       }
     }
     for (const std::string& digest : m_facts[image].image->digests) {
-      if (auto reason = matching(digest); reason) {
-        return reason;
+      for (const Pattern& pattern : patterns) {
+        if (pattern.matches(digest)) {
+          return reason(digest, pattern);
+        }
       }
     }
     return std::nullopt;
@@ -948,6 +967,8 @@ private:
   std::vector<std::optional<Keep>> m_kept; // by image
   std::vector<bool> m_removed;             // by image, once emitted
   std::vector<Rule> m_pressure_rules;
+  // By repository, then protect.references pattern (find_possible_references).
+  std::vector<bool> m_reference_possible;
   std::string m_text; // the reason being written (text())
 };
 
