@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <iterator>
 #include <limits>
@@ -283,10 +284,15 @@ private:
     for (const std::string& tag : image.tags) {
       const std::string_view repository = repository_of(tag);
       if (!previous || repository != *previous) {
-        const auto [it, inserted] = m_repository_index.try_emplace(
-            repository, static_cast<std::uint32_t>(m_repository_names.size()));
-        if (inserted) {
-          m_repository_names.push_back(repository);
+        auto it = m_repository_index.find(repository);
+        if (it == m_repository_index.end()) {
+          // The planner's own copy: looking a name up then compares it with text close by, not
+          // with a tag of whichever image named the repository first.
+          const std::string_view name = m_repository_storage.emplace_back(repository);
+          it = m_repository_index
+                   .emplace(name, static_cast<std::uint32_t>(m_repository_names.size()))
+                   .first;
+          m_repository_names.push_back(name);
         }
         previous = repository;
         previous_number = it->second;
@@ -850,10 +856,35 @@ private:
     return chosen;
   }
 
+  // The parts of a deletion's reason that depend on its rule alone, written once per rule
+  // instead of once per deletion.
+  struct RuleConditions {
+    std::string older_than; // " (older_than 14d)", or empty
+    std::string unused_for; // " (unused_for 7d)", or empty
+  };
+
+  static std::vector<RuleConditions> conditions_of(const std::vector<Rule>& rules) {
+    std::vector<RuleConditions> conditions;
+    conditions.reserve(rules.size());
+    for (const Rule& rule : rules) {
+      RuleConditions& texts = conditions.emplace_back();
+      if (rule.older_than) {
+        texts.older_than = " (older_than ";
+        append_duration(texts.older_than, rule.older_than->count());
+        texts.older_than += ')';
+      }
+      if (rule.unused_for) {
+        texts.unused_for = " (unused_for ";
+        append_duration(texts.unused_for, rule.unused_for->count());
+        texts.unused_for += ')';
+      }
+    }
+    return conditions;
+  }
+
   // What decided a deletion: the image's state, age and idle time beside the rule's conditions.
-  std::string deletion_reason(const Candidate& candidate) const {
+  std::string deletion_reason(const Candidate& candidate, const RuleConditions& conditions) const {
     const Facts& facts = m_facts[candidate.image];
-    const Rule& rule = *candidate.rule;
     ShortText reason;
     if (candidate.pressure) {
       reason += "disk pressure, least recently used first: ";
@@ -864,24 +895,19 @@ private:
     reason += ' ';
     append_duration(reason, facts.age);
     reason += " ago";
-    if (rule.older_than) {
-      reason += " (older_than ";
-      append_duration(reason, rule.older_than->count());
-      reason += ')';
-    }
+    reason += conditions.older_than;
     reason += ", last used ";
     append_duration(reason, facts.idle);
     reason += " ago";
-    if (rule.unused_for) {
-      reason += " (unused_for ";
-      append_duration(reason, rule.unused_for->count());
-      reason += ')';
-    }
+    reason += conditions.unused_for;
     return reason.str();
   }
 
   // The final list, in order, with bytes, limits and the parents each deletion orphans.
   void emit(Plan& plan, std::vector<Candidate>& chosen, const std::vector<ImageIndex>& order) {
+    // Candidate::rule_index counts in the rules that chose it.
+    const std::vector<RuleConditions> regular_conditions = conditions_of(m_input.policy.rules);
+    const std::vector<RuleConditions> pressure_conditions = conditions_of(m_pressure_rules);
     std::vector<Candidate*> by_image(m_facts.size(), nullptr);
     for (Candidate& candidate : chosen) {
       if (by_image[candidate.image] == nullptr) {
@@ -911,7 +937,9 @@ private:
       deletion.image_id = m_facts[candidate.image].id;
       deletion.tags = tag_strings(candidate.image);
       deletion.rule = candidate.rule->name;
-      deletion.reason = deletion_reason(candidate);
+      deletion.reason =
+          deletion_reason(candidate, candidate.pressure ? pressure_conditions[candidate.rule_index]
+                                                        : regular_conditions[candidate.rule_index]);
       deletion.bytes = freed[i];
       deletion.pressure = candidate.pressure;
       // The engine prunes each parent without references once its last child is gone.
@@ -960,7 +988,8 @@ private:
   std::vector<ImageIndex> m_children;
   // Every repository a tag names, numbered; the tags of image i are
   // m_tags[m_tag_start[i], [i + 1]), in the graph's order.
-  std::vector<std::string_view> m_repository_names;
+  std::vector<std::string_view> m_repository_names; // views of m_repository_storage
+  std::deque<std::string> m_repository_storage;     // never moves its strings
   std::unordered_map<std::string_view, std::uint32_t> m_repository_index;
   std::vector<std::uint32_t> m_tag_start;
   std::vector<Tag> m_tags;
