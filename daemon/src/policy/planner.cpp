@@ -172,6 +172,30 @@ struct Keep {
   std::string reason;
 };
 
+// Asks the processor to start loading what a pass over `images` in memory order reads of the
+// images ahead of `index`: the image, then its tags and their text, a few images nearer. At 100k
+// images the graph's images lie too far apart for the hardware to guess the next one, and a
+// pass otherwise waited for each of them in turn. Always inlined: GCC drops a call to a function
+// that only reads and prefetches, as one without effects.
+[[gnu::always_inline]] inline void prefetch_ahead(std::span<const graph::Image* const> images,
+                                                  std::size_t index) {
+  constexpr std::size_t k_distance = 8; // images: a few hundred nanoseconds of work
+  constexpr std::size_t k_line = 64;
+  if (index + 2 * k_distance < images.size()) {
+    const graph::Image* image = images[index + 2 * k_distance];
+    __builtin_prefetch(image);
+    __builtin_prefetch(reinterpret_cast<const char*>(image) + k_line);
+    __builtin_prefetch(reinterpret_cast<const char*>(image) + 2 * k_line);
+  }
+  if (index + k_distance < images.size()) {
+    const graph::Image& image = *images[index + k_distance];
+    if (!image.tags.empty()) {
+      __builtin_prefetch(image.tags.data());
+      __builtin_prefetch(image.tags.front().data());
+    }
+  }
+}
+
 class Planner {
 public:
   explicit Planner(const PlanInput& input) : m_input(input), m_graph(input.graph) {
@@ -184,6 +208,7 @@ public:
     std::vector<std::uint32_t> child_counts(count, 0);
     m_tag_start.reserve(count + 1);
     for (std::size_t index = 0; index < count; ++index) {
+      prefetch_ahead(m_images, index);
       const graph::Image* image = m_images[index];
       Facts& facts = m_facts[index];
       facts.image = image;
@@ -458,6 +483,7 @@ private:
     // In memory order, as the protections read the graph's tags, digests and labels.
     std::vector<bool> is_open(m_facts.size(), false);
     for (ImageIndex index = 0; index < m_facts.size(); ++index) {
+      prefetch_ahead(m_images, index);
       const Facts& facts = m_facts[index];
       const graph::Image& image = *facts.image;
       if (facts.containers > 0) {
