@@ -956,8 +956,18 @@ std::vector<std::int64_t> ImageGraph::sequential_reclaim(std::span<const Image* 
   SequentialDelete deleting(data.layers, data.slot_bound, options);
   std::vector<std::int64_t> freed;
   freed.reserve(ordered.size());
-  for (const Image* image : ordered) {
-    freed.push_back(deleting.remove(&State::entry_of(*image)));
+  for (std::size_t position = 0; position < ordered.size(); ++position) {
+    // The entries lie far apart: the processor is asked for the ones ahead, then their chains.
+    constexpr std::size_t k_distance = 8;
+    if (position + 2 * k_distance < ordered.size()) {
+      const auto* ahead = &State::entry_of(*ordered[position + 2 * k_distance]);
+      __builtin_prefetch(&ahead->path);
+      __builtin_prefetch(&ahead->container_count);
+    }
+    if (position + k_distance < ordered.size()) {
+      __builtin_prefetch(State::entry_of(*ordered[position + k_distance]).path.data());
+    }
+    freed.push_back(deleting.remove(&State::entry_of(*ordered[position])));
   }
   return freed;
 }

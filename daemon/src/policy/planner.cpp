@@ -946,6 +946,14 @@ private:
     std::vector<bool> removed(m_facts.size(), false);
     plan.deletions.reserve(order.size());
     for (std::size_t i = 0; i < order.size(); ++i) {
+      // The texts copied below lie wherever the graph put them: asked for a few deletions ahead.
+      if (constexpr std::size_t k_distance = 8; i + k_distance < order.size()) {
+        const ImageIndex ahead = order[i + k_distance];
+        __builtin_prefetch(m_facts[ahead].id.data());
+        for (const Tag& tag : tags_of(ahead)) {
+          __builtin_prefetch(tag.text.data());
+        }
+      }
       Candidate& candidate = *by_image[order[i]];
       const bool over_count =
           limits.max_deletions &&
