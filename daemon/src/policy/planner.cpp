@@ -298,7 +298,17 @@ public:
 
     emit(plan, chosen, order);
     keep_remaining_intermediates();
-    for (const ImageIndex index : m_by_id) {
+    for (std::size_t rank = 0; rank < m_by_id.size(); ++rank) {
+      // ID order jumps about memory: the decisions, then the kept images' texts, are asked for
+      // a few images ahead.
+      constexpr std::size_t k_distance = 8;
+      if (rank + 2 * k_distance < m_by_id.size()) {
+        __builtin_prefetch(&m_kept[m_by_id[rank + 2 * k_distance]]);
+      }
+      if (rank + k_distance < m_by_id.size() && m_kept[m_by_id[rank + k_distance]]) {
+        prefetch_texts(m_by_id[rank + k_distance]);
+      }
+      const ImageIndex index = m_by_id[rank];
       if (std::optional<Keep>& kept = m_kept[index]; kept) {
         plan.kept.push_back({std::string(m_facts[index].id), tag_strings(index), kept->why,
                              std::move(kept->reason)});
@@ -345,6 +355,15 @@ private:
   std::span<const Tag> tags_of(ImageIndex image) const {
     return std::span<const Tag>(m_tags).subspan(m_tag_start[image],
                                                 m_tag_start[image + 1] - m_tag_start[image]);
+  }
+
+  // Asks the processor for the image's ID and tag texts, which a plan copies. Always inlined, as
+  // prefetch_ahead.
+  [[gnu::always_inline]] void prefetch_texts(ImageIndex image) const {
+    __builtin_prefetch(m_facts[image].id.data());
+    for (const Tag& tag : tags_of(image)) {
+      __builtin_prefetch(tag.text.data());
+    }
   }
 
   // The tags for the plan, copied from the views: the image's own vector is not read again.
@@ -964,11 +983,7 @@ private:
     for (std::size_t i = 0; i < order.size(); ++i) {
       // The texts copied below lie wherever the graph put them: asked for a few deletions ahead.
       if (constexpr std::size_t k_distance = 8; i + k_distance < order.size()) {
-        const ImageIndex ahead = order[i + k_distance];
-        __builtin_prefetch(m_facts[ahead].id.data());
-        for (const Tag& tag : tags_of(ahead)) {
-          __builtin_prefetch(tag.text.data());
-        }
+        prefetch_texts(order[i + k_distance]);
       }
       Candidate& candidate = *by_image[order[i]];
       const bool over_count =
