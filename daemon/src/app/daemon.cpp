@@ -344,7 +344,7 @@ private:
     // particular order: the state store's records have none.
     std::vector<std::pair<std::string_view, std::int64_t>> seeds;
     seeds.reserve(graph.image_count());
-    for (const graph::Image* image : graph.images_in_any_order()) {
+    for (const graph::Image* image : graph.unsorted_images()) {
       seeds.emplace_back(image->id, std::max(image->created, image->last_tag_time.value_or(0)));
     }
     store.release_loaded_layers();

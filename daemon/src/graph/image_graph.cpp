@@ -161,6 +161,9 @@ struct ImageGraph::State {
   // Entry::slot numbers: every slot below slot_bound is held by an entry or free.
   std::vector<std::uint32_t> free_slots;
   std::uint32_t slot_bound = 0;
+  // The entry holding each slot, nullptr for a free one: all images without walking the map's
+  // nodes (ImageGraph::unsorted_images).
+  std::vector<Entry*> by_slot;
 
   State() = default;
   State(const State& other)
@@ -174,6 +177,10 @@ struct ImageGraph::State {
     }
     for (auto& [reference, owner] : references) {
       owner = find(owner->id);
+    }
+    by_slot.assign(slot_bound, nullptr);
+    for (auto& [id, entry] : images) {
+      by_slot[entry.slot] = &entry;
     }
   }
   State& operator=(const State&) = delete;
@@ -347,9 +354,11 @@ struct ImageGraph::State {
     static_cast<Image&>(entry) = std::move(static_cast<Image&>(image));
     if (free_slots.empty()) {
       entry.slot = slot_bound++;
+      by_slot.push_back(&entry);
     } else {
       entry.slot = free_slots.back();
       free_slots.pop_back();
+      by_slot[entry.slot] = &entry;
     }
     if (const Usage* counts = usage_of(id); counts != nullptr) {
       entry.container_count = counts->containers;
@@ -411,6 +420,7 @@ struct ImageGraph::State {
       --category_counts[entry.category];
     }
     free_slots.push_back(entry.slot);
+    by_slot[entry.slot] = nullptr;
     images.erase(id);
   }
 
@@ -720,33 +730,53 @@ std::vector<std::string> ImageGraph::image_ids() const {
   return ids;
 }
 
-std::vector<const Image*> ImageGraph::images_in_any_order() const {
-  const auto& entries = readable(m_state).images;
+std::vector<const Image*> ImageGraph::images() const {
+  const std::vector<const Image*> unsorted = unsorted_images();
   std::vector<const Image*> images;
-  images.reserve(entries.size());
-  for (const auto& [id, entry] : entries) {
-    images.push_back(&entry.image());
+  images.reserve(unsorted.size());
+  for (const std::uint32_t position : id_order(unsorted)) {
+    images.push_back(unsorted[position]);
   }
   return images;
 }
 
-std::vector<const Image*> ImageGraph::images() const {
-  std::vector<const Image*> images = images_in_any_order();
+std::vector<const Image*> ImageGraph::unsorted_images() const {
+  const State& data = readable(m_state);
+  std::vector<const Image*> images;
+  images.reserve(data.images.size());
+  for (const Entry* entry : data.by_slot) {
+    if (entry != nullptr) {
+      images.push_back(&entry->image());
+    }
+  }
+  return images;
+}
+
+std::vector<std::uint32_t> id_order(std::span<const Image* const> images) {
   if (images.empty()) {
-    return images;
+    return {};
   }
   // Comparing IDs reads each from wherever its string lives: a cache miss per comparison on a
   // large graph. So each image is sorted by a copy of 8 bytes of its ID, big-endian, taken past
   // the prefix every ID shares ("sha256:"); only equal keys compare the whole IDs.
   std::string_view first = images.front()->id;
   std::size_t shared = first.size();
-  for (const Image* image : images) {
-    const std::string_view id = image->id;
+  for (std::size_t position = 0; position < images.size(); ++position) {
+    // The images lie far apart: the processor is asked for the ones ahead, then their IDs' text,
+    // instead of waiting for each in turn.
+    constexpr std::size_t k_distance = 8;
+    if (position + 2 * k_distance < images.size()) {
+      __builtin_prefetch(images[position + 2 * k_distance]);
+    }
+    if (position + k_distance < images.size()) {
+      __builtin_prefetch(images[position + k_distance]->id.data());
+    }
+    const std::string_view id = images[position]->id;
     const auto [mismatch, unused] = std::mismatch(
         first.begin(), first.begin() + static_cast<std::ptrdiff_t>(shared), id.begin(), id.end());
     shared = static_cast<std::size_t>(mismatch - first.begin());
   }
-  std::vector<std::pair<std::uint64_t, const Image*>> keyed;
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> keyed;
   keyed.reserve(images.size());
   for (const Image* image : images) {
     std::uint64_t key = 0;
@@ -754,15 +784,18 @@ std::vector<const Image*> ImageGraph::images() const {
       // Past the end reads as 0, below any character: a shorter ID sorts first.
       key = (key << 8) | (i < image->id.size() ? static_cast<unsigned char>(image->id[i]) : 0U);
     }
-    keyed.emplace_back(key, image);
+    keyed.emplace_back(key, static_cast<std::uint32_t>(keyed.size()));
   }
-  std::sort(keyed.begin(), keyed.end(), [](const auto& lhs, const auto& rhs) {
-    return lhs.first != rhs.first ? lhs.first < rhs.first : lhs.second->id < rhs.second->id;
+  std::sort(keyed.begin(), keyed.end(), [&](const auto& lhs, const auto& rhs) {
+    return lhs.first != rhs.first ? lhs.first < rhs.first
+                                  : images[lhs.second]->id < images[rhs.second]->id;
   });
-  for (std::size_t i = 0; i < keyed.size(); ++i) {
-    images[i] = keyed[i].second;
+  std::vector<std::uint32_t> order;
+  order.reserve(keyed.size());
+  for (const auto& [key, position] : keyed) {
+    order.push_back(position);
   }
-  return images;
+  return order;
 }
 
 std::vector<ContainerRef> ImageGraph::containers() const {
@@ -819,6 +852,10 @@ bool ImageGraph::in_use(std::string_view id) const {
 std::size_t ImageGraph::containers_using(std::string_view id) const {
   const Usage* found = readable(m_state).usage_of(id);
   return found == nullptr ? 0 : found->containers;
+}
+
+std::size_t ImageGraph::containers_using(const Image& image) const {
+  return State::entry_of(image).container_count;
 }
 
 std::size_t ImageGraph::running_containers_using(std::string_view id) const {
@@ -929,8 +966,18 @@ std::vector<std::int64_t> ImageGraph::sequential_reclaim(std::span<const Image* 
   SequentialDelete deleting(data.layers, data.slot_bound, options);
   std::vector<std::int64_t> freed;
   freed.reserve(ordered.size());
-  for (const Image* image : ordered) {
-    freed.push_back(deleting.remove(&State::entry_of(*image)));
+  for (std::size_t position = 0; position < ordered.size(); ++position) {
+    // The entries lie far apart: the processor is asked for the ones ahead, then their chains.
+    constexpr std::size_t k_distance = 8;
+    if (position + 2 * k_distance < ordered.size()) {
+      const auto* ahead = &State::entry_of(*ordered[position + 2 * k_distance]);
+      __builtin_prefetch(&ahead->path);
+      __builtin_prefetch(&ahead->container_count);
+    }
+    if (position + k_distance < ordered.size()) {
+      __builtin_prefetch(State::entry_of(*ordered[position + k_distance]).path.data());
+    }
+    freed.push_back(deleting.remove(&State::entry_of(*ordered[position])));
   }
   return freed;
 }

@@ -78,6 +78,11 @@ struct ReclaimOptions {
   bool respect_containers = true;
 };
 
+// The positions of `images` in ID order: images[order[0]] has the lowest ID. IDs are read in the
+// order given, so a caller that passes images in the order they lie in memory reads them
+// sequentially.
+std::vector<std::uint32_t> id_order(std::span<const Image* const> images);
+
 class ImageGraph {
 public:
   ImageGraph();
@@ -117,8 +122,9 @@ public:
   [[nodiscard]] std::vector<std::string> image_ids() const;
   // All images, sorted by ID: image_ids() without copying the IDs.
   [[nodiscard]] std::vector<const Image*> images() const;
-  // All images in no particular order: images() without its sort, for callers that need none.
-  [[nodiscard]] std::vector<const Image*> images_in_any_order() const;
+  // All images, in no particular order: for callers that put them in an order of their own
+  // (images() reads every ID to sort them). Reads no image.
+  [[nodiscard]] std::vector<const Image*> unsorted_images() const;
   // All containers, sorted by ID.
   [[nodiscard]] std::vector<ContainerRef> containers() const;
   // Image that owns `reference` ("repo:tag" or "repo@digest"), or nullptr.
@@ -136,6 +142,8 @@ public:
   [[nodiscard]] ImageState state(std::string_view id) const;
   [[nodiscard]] bool in_use(std::string_view id) const;
   [[nodiscard]] std::size_t containers_using(std::string_view id) const;
+  // The same for an image of this graph (from find_image or images()), without an ID lookup.
+  [[nodiscard]] std::size_t containers_using(const Image& image) const;
   [[nodiscard]] std::size_t running_containers_using(std::string_view id) const;
 
   // IDs in each class, sorted.

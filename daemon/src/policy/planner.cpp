@@ -4,10 +4,10 @@
 #include <array>
 #include <charconv>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <iterator>
 #include <limits>
-#include <numeric>
 #include <span>
 #include <unordered_map>
 #include <utility>
@@ -27,7 +27,9 @@ public:
     return *this;
   }
   ShortText& operator+=(char character) {
-    append(&character, 1);
+    if (m_size < m_buffer.size()) {
+      m_buffer[m_size++] = character;
+    }
     return *this;
   }
   void append(const char* data, std::size_t size) {
@@ -39,7 +41,8 @@ public:
   [[nodiscard]] std::string str() const { return {m_buffer.data(), m_size}; }
 
 private:
-  std::array<char, 512> m_buffer{};
+  // Not zeroed: only the first m_size bytes are ever read, and one is written per deletion.
+  std::array<char, 512> m_buffer;
   std::size_t m_size = 0;
 };
 
@@ -81,9 +84,11 @@ std::string quoted(std::string_view text) {
   return "\"" + std::string(text) + "\"";
 }
 
-// An image's position in the planner's list of images, sorted by ID. The planner's facts,
-// children and decisions are flat arrays indexed by it, so that no step looks an image up by its
-// ID string (at 100k images those lookups were most of a plan's time).
+// An image's position in the planner's list of images, sorted by address: the order the graph's
+// images lie in memory, so that the passes that read them (tags, labels, IDs) walk memory
+// forwards instead of jumping about it. The planner's facts, children and decisions are flat
+// arrays indexed by it, so that no step looks an image up by its ID string. Plans are written in
+// ID order, which Planner::m_by_id and m_id_rank give.
 using ImageIndex = std::uint32_t;
 constexpr ImageIndex k_no_image = std::numeric_limits<ImageIndex>::max();
 
@@ -167,32 +172,66 @@ struct Keep {
   std::string reason;
 };
 
+// Asks the processor to start loading what a pass over `images` in memory order reads of the
+// images ahead of `index`: the image, then its tags and their text, a few images nearer. At 100k
+// images the graph's images lie too far apart for the hardware to guess the next one, and a
+// pass otherwise waited for each of them in turn. Always inlined: GCC drops a call to a function
+// that only reads and prefetches, as one without effects.
+[[gnu::always_inline]] inline void prefetch_ahead(std::span<const graph::Image* const> images,
+                                                  std::size_t index) {
+  constexpr std::size_t k_distance = 8; // images: a few hundred nanoseconds of work
+  constexpr std::size_t k_line = 64;
+  if (index + 2 * k_distance < images.size()) {
+    const graph::Image* image = images[index + 2 * k_distance];
+    __builtin_prefetch(image);
+    __builtin_prefetch(reinterpret_cast<const char*>(image) + k_line);
+    __builtin_prefetch(reinterpret_cast<const char*>(image) + 2 * k_line);
+  }
+  if (index + k_distance < images.size()) {
+    const graph::Image& image = *images[index + k_distance];
+    if (!image.tags.empty()) {
+      __builtin_prefetch(image.tags.data());
+      __builtin_prefetch(image.tags.front().data());
+    }
+  }
+}
+
+// The same for the images' labels, which the rules' selectors read.
+[[gnu::always_inline]] inline void
+prefetch_labels_ahead(std::span<const graph::Image* const> images, std::size_t index) {
+  constexpr std::size_t k_distance = 8;
+  if (index + 2 * k_distance < images.size()) {
+    __builtin_prefetch(&images[index + 2 * k_distance]->labels);
+  }
+  if (index + k_distance < images.size()) {
+    const auto& labels = images[index + k_distance]->labels;
+    if (!labels.empty()) {
+      __builtin_prefetch(&*labels.begin());
+    }
+  }
+}
+
 class Planner {
 public:
   explicit Planner(const PlanInput& input) : m_input(input), m_graph(input.graph) {
-    const std::vector<const graph::Image*> images = m_graph.images();
-    const std::size_t count = images.size();
+    m_images = m_graph.unsorted_images();
+    std::sort(m_images.begin(), m_images.end(), std::less<const graph::Image*>{});
+    const std::size_t count = m_images.size();
     m_facts.resize(count);
     m_kept.resize(count);
-    // Images by address, to find a parent's index from the graph's pointer to it: a binary
-    // search of a flat array, where a hash map would cost a node per image.
-    std::vector<std::pair<const graph::Image*, ImageIndex>> by_address;
-    by_address.reserve(count);
-    for (std::size_t index = 0; index < count; ++index) {
-      by_address.emplace_back(images[index], static_cast<ImageIndex>(index));
-    }
-    std::sort(by_address.begin(), by_address.end(), by_address_order);
 
     std::vector<std::uint32_t> child_counts(count, 0);
     m_tag_start.reserve(count + 1);
     for (std::size_t index = 0; index < count; ++index) {
-      const graph::Image* image = images[index];
+      prefetch_ahead(m_images, index);
+      const graph::Image* image = m_images[index];
       Facts& facts = m_facts[index];
       facts.image = image;
       facts.id = image->id;
       facts.created = image->created;
+      facts.containers = m_graph.containers_using(*image);
       if (const graph::Image* parent = m_graph.parent_of(*image); parent != nullptr) {
-        facts.parent = index_in(by_address, parent);
+        facts.parent = index_of(parent);
         ++child_counts[facts.parent];
       }
       // The age the engine's own prune `until` measures: the config's creation time on the
@@ -211,12 +250,11 @@ public:
       index_tags(*image);
     }
     m_tag_start.push_back(static_cast<std::uint32_t>(m_tags.size()));
-    // What ImageGraph::containers_using says, from the containers: a host has far fewer
-    // containers than images, so this looks up a few IDs instead of every image's.
-    for (const graph::ContainerRef& container : m_graph.containers()) {
-      if (const graph::Image* image = m_graph.find_image(container.image_id); image != nullptr) {
-        ++m_facts[index_in(by_address, image)].containers;
-      }
+    // ID order, its IDs read in memory order.
+    m_by_id = graph::id_order(m_images);
+    m_id_rank.resize(count);
+    for (std::uint32_t rank = 0; rank < count; ++rank) {
+      m_id_rank[m_by_id[rank]] = rank;
     }
 
     // Children by parent, each list in ID order (as ImageGraph::children lists them): a parent's
@@ -227,9 +265,9 @@ public:
     }
     m_children.resize(m_child_start[count]);
     std::vector<std::uint32_t> filled(m_child_start.begin(), m_child_start.end() - 1);
-    for (std::size_t index = 0; index < count; ++index) {
+    for (const ImageIndex index : m_by_id) {
       if (const ImageIndex parent = m_facts[index].parent; parent != k_no_image) {
-        m_children[filled[parent]++] = static_cast<ImageIndex>(index);
+        m_children[filled[parent]++] = index;
       }
     }
     // The graph's own classification (ImageGraph::state): children count only while present.
@@ -260,8 +298,17 @@ public:
 
     emit(plan, chosen, order);
     keep_remaining_intermediates();
-    // In image order, which is ID order.
-    for (ImageIndex index = 0; index < m_kept.size(); ++index) {
+    for (std::size_t rank = 0; rank < m_by_id.size(); ++rank) {
+      // ID order jumps about memory: the decisions, then the kept images' texts, are asked for
+      // a few images ahead.
+      constexpr std::size_t k_distance = 8;
+      if (rank + 2 * k_distance < m_by_id.size()) {
+        __builtin_prefetch(&m_kept[m_by_id[rank + 2 * k_distance]]);
+      }
+      if (rank + k_distance < m_by_id.size() && m_kept[m_by_id[rank + k_distance]]) {
+        prefetch_texts(m_by_id[rank + k_distance]);
+      }
+      const ImageIndex index = m_by_id[rank];
       if (std::optional<Keep>& kept = m_kept[index]; kept) {
         plan.kept.push_back({std::string(m_facts[index].id), tag_strings(index), kept->why,
                              std::move(kept->reason)});
@@ -271,18 +318,11 @@ public:
   }
 
 private:
-  // The index of an image of the graph, from a list of (image, index) sorted by address.
-  static ImageIndex
-  index_in(const std::vector<std::pair<const graph::Image*, ImageIndex>>& by_address,
-           const graph::Image* image) {
-    return std::lower_bound(by_address.begin(), by_address.end(),
-                            std::make_pair(image, ImageIndex{0}), by_address_order)
-        ->second;
-  }
-  // std::less orders any pointers, where `<` on unrelated objects is unspecified.
-  static bool by_address_order(const std::pair<const graph::Image*, ImageIndex>& lhs,
-                               const std::pair<const graph::Image*, ImageIndex>& rhs) {
-    return std::less<const graph::Image*>{}(lhs.first, rhs.first);
+  // The index of an image of the graph: its place in m_images, which is sorted by address.
+  ImageIndex index_of(const graph::Image* image) const {
+    const auto found =
+        std::lower_bound(m_images.begin(), m_images.end(), image, std::less<const graph::Image*>{});
+    return static_cast<ImageIndex>(found - m_images.begin());
   }
 
   // Appends the image's tags, each with the number of its repository, numbering repositories as
@@ -294,10 +334,15 @@ private:
     for (const std::string& tag : image.tags) {
       const std::string_view repository = repository_of(tag);
       if (!previous || repository != *previous) {
-        const auto [it, inserted] = m_repository_index.try_emplace(
-            repository, static_cast<std::uint32_t>(m_repository_names.size()));
-        if (inserted) {
-          m_repository_names.push_back(repository);
+        auto it = m_repository_index.find(repository);
+        if (it == m_repository_index.end()) {
+          // The planner's own copy: looking a name up then compares it with text close by, not
+          // with a tag of whichever image named the repository first.
+          const std::string_view name = m_repository_storage.emplace_back(repository);
+          it = m_repository_index
+                   .emplace(name, static_cast<std::uint32_t>(m_repository_names.size()))
+                   .first;
+          m_repository_names.push_back(name);
         }
         previous = repository;
         previous_number = it->second;
@@ -310,6 +355,15 @@ private:
   std::span<const Tag> tags_of(ImageIndex image) const {
     return std::span<const Tag>(m_tags).subspan(m_tag_start[image],
                                                 m_tag_start[image + 1] - m_tag_start[image]);
+  }
+
+  // Asks the processor for the image's ID and tag texts, which a plan copies. Always inlined, as
+  // prefetch_ahead.
+  [[gnu::always_inline]] void prefetch_texts(ImageIndex image) const {
+    __builtin_prefetch(m_facts[image].id.data());
+    for (const Tag& tag : tags_of(image)) {
+      __builtin_prefetch(tag.text.data());
+    }
   }
 
   // The tags for the plan, copied from the views: the image's own vector is not read again.
@@ -386,8 +440,7 @@ private:
       std::partial_sort(first, first + keep, last, [&](ImageIndex a, ImageIndex b) {
         const std::int64_t created_a = m_facts[a].created;
         const std::int64_t created_b = m_facts[b].created;
-        // Image order is ID order.
-        return created_a != created_b ? created_a > created_b : a < b;
+        return created_a != created_b ? created_a > created_b : m_id_rank[a] < m_id_rank[b];
       });
       for (auto it = first; it != first + keep; ++it) {
         if (newest[*it] == k_no_repository) {
@@ -452,18 +505,19 @@ private:
     return m_text;
   }
 
-  // Protections come first and nothing overrides them. Returns the images still open.
+  // Protections come first and nothing overrides them. Returns the images still open, in ID
+  // order.
   std::vector<ImageIndex> apply_protections() {
     const Protections& protect = m_input.policy.protect;
     NewestRepositories newest;
     if (protect.newest_per_repository) {
-      std::vector<ImageIndex> all(m_facts.size());
-      std::iota(all.begin(), all.end(), ImageIndex{0});
-      newest = newest_per_repository(all, *protect.newest_per_repository);
+      newest = newest_per_repository(m_by_id, *protect.newest_per_repository);
     }
-    std::vector<ImageIndex> open;
-    open.reserve(m_facts.size());
+    find_possible_references();
+    // In memory order, as the protections read the graph's tags, digests and labels.
+    std::vector<bool> is_open(m_facts.size(), false);
     for (ImageIndex index = 0; index < m_facts.size(); ++index) {
+      prefetch_ahead(m_images, index);
       const Facts& facts = m_facts[index];
       const graph::Image& image = *facts.image;
       if (facts.containers > 0) {
@@ -498,9 +552,30 @@ private:
       if (facts.state == ImageState::intermediate) {
         continue; // never deleted by itself: decided with its children at the end
       }
-      open.push_back(index);
+      is_open[index] = true;
+    }
+    std::vector<ImageIndex> open;
+    open.reserve(m_facts.size());
+    for (const ImageIndex index : m_by_id) {
+      if (is_open[index]) {
+        open.push_back(index);
+      }
     }
     return open;
+  }
+
+  // For each repository and protect.references pattern, whether the pattern may match a tag of
+  // the repository (Pattern::may_match_starting_with): most patterns rule most repositories out
+  // once, instead of being matched against each of their tags.
+  void find_possible_references() {
+    const std::vector<Pattern>& patterns = m_input.policy.protect.references;
+    m_reference_possible.resize(m_repository_names.size() * patterns.size());
+    for (std::size_t repository = 0; repository < m_repository_names.size(); ++repository) {
+      for (std::size_t pattern = 0; pattern < patterns.size(); ++pattern) {
+        m_reference_possible[repository * patterns.size() + pattern] =
+            patterns[pattern].may_match_starting_with(m_repository_names[repository]);
+      }
+    }
   }
 
   // Tags first, then digests.
@@ -509,22 +584,23 @@ private:
     if (patterns.empty()) {
       return std::nullopt;
     }
-    const auto matching = [&](std::string_view reference) -> std::optional<std::string> {
-      for (const Pattern& pattern : patterns) {
-        if (pattern.matches(reference)) {
-          return std::string(reference) + " matches protect.references " + quoted(pattern.text());
-        }
-      }
-      return std::nullopt;
+    const auto reason = [&](std::string_view reference, const Pattern& pattern) {
+      return std::string(reference) + " matches protect.references " + quoted(pattern.text());
     };
     for (const Tag& tag : tags_of(image)) {
-      if (auto reason = matching(tag.text); reason) {
-        return reason;
+      // A tag starts with its repository's name.
+      const std::size_t possible = tag.repository * patterns.size();
+      for (std::size_t pattern = 0; pattern < patterns.size(); ++pattern) {
+        if (m_reference_possible[possible + pattern] && patterns[pattern].matches(tag.text)) {
+          return reason(tag.text, patterns[pattern]);
+        }
       }
     }
     for (const std::string& digest : m_facts[image].image->digests) {
-      if (auto reason = matching(digest); reason) {
-        return reason;
+      for (const Pattern& pattern : patterns) {
+        if (pattern.matches(digest)) {
+          return reason(digest, pattern);
+        }
       }
     }
     return std::nullopt;
@@ -551,16 +627,31 @@ private:
     for (const Rule& rule : rules) {
       repository_matches.emplace_back(rule.select.repositories, m_repository_names.size());
     }
-    std::vector<std::vector<ImageIndex>> selected(rules.size());
+    // The rule that takes each image, decided in memory order (selectors read the graph's tags
+    // and labels); then each rule's images listed in the order given.
+    constexpr std::uint32_t k_no_rule = std::numeric_limits<std::uint32_t>::max();
+    std::vector<std::uint32_t> rule_of(m_facts.size(), k_no_rule);
+    std::vector<bool> listed(m_facts.size(), false);
     for (const ImageIndex image : images) {
-      bool matched = false;
-      for (std::size_t index = 0; index < rules.size() && !matched; ++index) {
+      listed[image] = true;
+    }
+    for (ImageIndex image = 0; image < m_facts.size(); ++image) {
+      prefetch_labels_ahead(m_images, image);
+      if (!listed[image]) {
+        continue;
+      }
+      for (std::uint32_t index = 0; index < rules.size(); ++index) {
         if (selects(rules[index].select, repository_matches[index], image)) {
-          selected[index].push_back(image);
-          matched = true;
+          rule_of[image] = index;
+          break;
         }
       }
-      if (!matched && !pressure) {
+    }
+    std::vector<std::vector<ImageIndex>> selected(rules.size());
+    for (const ImageIndex image : images) {
+      if (rule_of[image] != k_no_rule) {
+        selected[rule_of[image]].push_back(image);
+      } else if (!pressure) {
         keep(image, KeepReason::no_rule, "no rule selects it");
       }
     }
@@ -626,17 +717,32 @@ private:
   // Drops what the engine would not delete (children that stay): it would only be untagged.
   std::vector<Candidate> removable_only(std::vector<Candidate> candidates,
                                         const std::vector<ImageIndex>& also_removed = {}) {
-    std::vector<const graph::Image*> requested = images_of(also_removed);
-    requested.reserve(also_removed.size() + candidates.size());
-    for (const Candidate& candidate : candidates) {
-      requested.push_back(m_facts[candidate.image].image);
+    // Asked in memory order: what the engine removes does not depend on the order asked.
+    std::vector<bool> is_requested(m_facts.size(), false);
+    for (const ImageIndex image : also_removed) {
+      is_requested[image] = true;
     }
-    const std::vector<bool> goes = m_graph.removed_by_delete(requested);
+    for (const Candidate& candidate : candidates) {
+      is_requested[candidate.image] = true;
+    }
+    std::vector<const graph::Image*> requested;
+    requested.reserve(also_removed.size() + candidates.size());
+    for (ImageIndex image = 0; image < m_facts.size(); ++image) {
+      if (is_requested[image]) {
+        requested.push_back(m_facts[image].image);
+      }
+    }
+    const std::vector<bool> removed = m_graph.removed_by_delete(requested);
+    std::vector<bool> goes(m_facts.size(), false);
+    for (ImageIndex image = 0, asked = 0; image < m_facts.size(); ++image) {
+      if (is_requested[image]) {
+        goes[image] = removed[asked++];
+      }
+    }
     std::vector<Candidate> removable;
     removable.reserve(candidates.size());
-    for (std::size_t i = 0; i < candidates.size(); ++i) {
-      Candidate& candidate = candidates[i];
-      if (goes[also_removed.size() + i]) {
+    for (Candidate& candidate : candidates) {
+      if (goes[candidate.image]) {
         removable.push_back(candidate);
       } else {
         keep(candidate.image, KeepReason::kept_children,
@@ -755,9 +861,9 @@ private:
     for (const Candidate& candidate : regular) {
       taken[candidate.image] = true;
     }
-    // In image order, which is ID order.
+    // In ID order, as the regular rules saw them.
     std::vector<ImageIndex> pool;
-    for (ImageIndex index = 0; index < m_kept.size(); ++index) {
+    for (const ImageIndex index : m_by_id) {
       const std::optional<Keep>& kept = m_kept[index];
       if (!kept || taken[index]) {
         continue;
@@ -811,10 +917,35 @@ private:
     return chosen;
   }
 
+  // The parts of a deletion's reason that depend on its rule alone, written once per rule
+  // instead of once per deletion.
+  struct RuleConditions {
+    std::string older_than; // " (older_than 14d)", or empty
+    std::string unused_for; // " (unused_for 7d)", or empty
+  };
+
+  static std::vector<RuleConditions> conditions_of(const std::vector<Rule>& rules) {
+    std::vector<RuleConditions> conditions;
+    conditions.reserve(rules.size());
+    for (const Rule& rule : rules) {
+      RuleConditions& texts = conditions.emplace_back();
+      if (rule.older_than) {
+        texts.older_than = " (older_than ";
+        append_duration(texts.older_than, rule.older_than->count());
+        texts.older_than += ')';
+      }
+      if (rule.unused_for) {
+        texts.unused_for = " (unused_for ";
+        append_duration(texts.unused_for, rule.unused_for->count());
+        texts.unused_for += ')';
+      }
+    }
+    return conditions;
+  }
+
   // What decided a deletion: the image's state, age and idle time beside the rule's conditions.
-  std::string deletion_reason(const Candidate& candidate) const {
+  std::string deletion_reason(const Candidate& candidate, const RuleConditions& conditions) const {
     const Facts& facts = m_facts[candidate.image];
-    const Rule& rule = *candidate.rule;
     ShortText reason;
     if (candidate.pressure) {
       reason += "disk pressure, least recently used first: ";
@@ -825,24 +956,19 @@ private:
     reason += ' ';
     append_duration(reason, facts.age);
     reason += " ago";
-    if (rule.older_than) {
-      reason += " (older_than ";
-      append_duration(reason, rule.older_than->count());
-      reason += ')';
-    }
+    reason += conditions.older_than;
     reason += ", last used ";
     append_duration(reason, facts.idle);
     reason += " ago";
-    if (rule.unused_for) {
-      reason += " (unused_for ";
-      append_duration(reason, rule.unused_for->count());
-      reason += ')';
-    }
+    reason += conditions.unused_for;
     return reason.str();
   }
 
   // The final list, in order, with bytes, limits and the parents each deletion orphans.
   void emit(Plan& plan, std::vector<Candidate>& chosen, const std::vector<ImageIndex>& order) {
+    // Candidate::rule_index counts in the rules that chose it.
+    const std::vector<RuleConditions> regular_conditions = conditions_of(m_input.policy.rules);
+    const std::vector<RuleConditions> pressure_conditions = conditions_of(m_pressure_rules);
     std::vector<Candidate*> by_image(m_facts.size(), nullptr);
     for (Candidate& candidate : chosen) {
       if (by_image[candidate.image] == nullptr) {
@@ -855,6 +981,10 @@ private:
     std::vector<bool> removed(m_facts.size(), false);
     plan.deletions.reserve(order.size());
     for (std::size_t i = 0; i < order.size(); ++i) {
+      // The texts copied below lie wherever the graph put them: asked for a few deletions ahead.
+      if (constexpr std::size_t k_distance = 8; i + k_distance < order.size()) {
+        prefetch_texts(order[i + k_distance]);
+      }
       Candidate& candidate = *by_image[order[i]];
       const bool over_count =
           limits.max_deletions &&
@@ -872,7 +1002,9 @@ private:
       deletion.image_id = m_facts[candidate.image].id;
       deletion.tags = tag_strings(candidate.image);
       deletion.rule = candidate.rule->name;
-      deletion.reason = deletion_reason(candidate);
+      deletion.reason =
+          deletion_reason(candidate, candidate.pressure ? pressure_conditions[candidate.rule_index]
+                                                        : regular_conditions[candidate.rule_index]);
       deletion.bytes = freed[i];
       deletion.pressure = candidate.pressure;
       // The engine prunes each parent without references once its last child is gone.
@@ -912,19 +1044,25 @@ private:
 
   const PlanInput& m_input;
   const graph::ImageGraph& m_graph;
-  std::vector<Facts> m_facts; // by image, in ID order
+  std::vector<const graph::Image*> m_images; // by image: sorted by address
+  std::vector<Facts> m_facts;                // by image
+  std::vector<ImageIndex> m_by_id;           // every image, in ID order
+  std::vector<std::uint32_t> m_id_rank;      // by image: its place in m_by_id
   // Children by parent: the children of image i are m_children[m_child_start[i], [i + 1]).
   std::vector<std::uint32_t> m_child_start;
   std::vector<ImageIndex> m_children;
   // Every repository a tag names, numbered; the tags of image i are
   // m_tags[m_tag_start[i], [i + 1]), in the graph's order.
-  std::vector<std::string_view> m_repository_names;
+  std::vector<std::string_view> m_repository_names; // views of m_repository_storage
+  std::deque<std::string> m_repository_storage;     // never moves its strings
   std::unordered_map<std::string_view, std::uint32_t> m_repository_index;
   std::vector<std::uint32_t> m_tag_start;
   std::vector<Tag> m_tags;
   std::vector<std::optional<Keep>> m_kept; // by image
   std::vector<bool> m_removed;             // by image, once emitted
   std::vector<Rule> m_pressure_rules;
+  // By repository, then protect.references pattern (find_possible_references).
+  std::vector<bool> m_reference_possible;
   std::string m_text; // the reason being written (text())
 };
 

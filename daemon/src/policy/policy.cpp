@@ -1,5 +1,7 @@
 #include "policy/policy.hpp"
 
+#include <algorithm>
+
 #include <re2/re2.h>
 
 namespace imagegc::policy {
@@ -117,6 +119,25 @@ bool Pattern::matches(std::string_view text) const {
   }
   // FullMatch anchors at both ends: "app" never matches "myapp-old".
   return m_compiled && re2::RE2::FullMatch(text, *m_compiled);
+}
+
+bool Pattern::may_match_starting_with(std::string_view start) const {
+  // Every match starts with the glob's literal prefix: where the two overlap they must agree.
+  const std::size_t overlap = std::min(start.size(), m_prefix.size());
+  if (start.substr(0, overlap) != std::string_view(m_prefix).substr(0, overlap)) {
+    return false;
+  }
+  if (m_has_range) {
+    // Every text starting with `start` sorts at or after it; all of them sort before
+    // m_range_min when `start` does and is not a prefix of it.
+    if (start > m_range_max) {
+      return false;
+    }
+    if (start < m_range_min && !std::string_view(m_range_min).starts_with(start)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 bool LabelMatcher::matches(const std::map<std::string, std::string>& labels) const {

@@ -41,6 +41,10 @@ public:
   static std::optional<Pattern> regex(std::string_view text, std::string& error);
 
   [[nodiscard]] bool matches(std::string_view text) const;
+  // False when no text that starts with `start` can match (a glob's literal prefix or a regex's
+  // range rules them all out); true says nothing. Lets a caller ask once about a repository
+  // instead of about each of its references.
+  [[nodiscard]] bool may_match_starting_with(std::string_view start) const;
   [[nodiscard]] Kind kind() const { return m_kind; }
   [[nodiscard]] const std::string& text() const { return m_text; }
 

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <map>
 #include <random>
 #include <string>
@@ -287,6 +288,50 @@ TEST(ImageGraph, images_are_sorted_by_id) {
   EXPECT_EQ(shared_prefix.images()[0]->id, "sha256:aaaaaaaaaaaa");
   EXPECT_EQ(shared_prefix.images()[2]->id, "sha256:aaaaaaaaaaaa2");
   EXPECT_TRUE(ImageGraph().images().empty());
+}
+
+TEST(ImageGraph, unsorted_images_hold_every_image_once_after_removals_and_copies) {
+  ImageGraph graph;
+  for (const char* id : {"sha256:a", "sha256:b", "sha256:c", "sha256:d"}) {
+    graph.upsert_image(make_image(id, "", {}));
+  }
+  graph.remove_image("sha256:b");
+  graph.upsert_image(make_image("sha256:e", "", {})); // takes the slot "sha256:b" freed
+  graph.upsert_image(make_image("sha256:f", "", {}));
+  const auto ids_of = [](const ImageGraph& of) {
+    std::vector<std::string> ids;
+    for (const Image* image : of.unsorted_images()) {
+      EXPECT_EQ(image, of.find_image(image->id));
+      ids.push_back(image->id);
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  EXPECT_EQ(ids_of(graph), graph.image_ids());
+  const ImageGraph copy = graph;
+  EXPECT_EQ(ids_of(copy), graph.image_ids());
+  EXPECT_TRUE(ImageGraph().unsorted_images().empty());
+}
+
+TEST(ImageGraph, id_order_gives_the_positions_in_id_order) {
+  const Image b = make_image("sha256:b", "", {});
+  const Image a = make_image("sha256:a", "", {});
+  const Image c = make_image("sha256:c", "", {});
+  const std::vector<const Image*> images = {&b, &a, &c};
+  EXPECT_THAT(id_order(images), ElementsAre(1u, 0u, 2u));
+  EXPECT_THAT(id_order({}), IsEmpty());
+}
+
+TEST(ImageGraph, containers_using_an_image_counts_as_by_its_id) {
+  ImageGraph graph;
+  graph.upsert_image(make_image("sha256:a", "", {}));
+  const Image& image = *graph.find_image("sha256:a");
+  EXPECT_EQ(graph.containers_using(image), 0u);
+  graph.upsert_container({"c1", "sha256:a", true});
+  graph.upsert_container({"c2", "sha256:a", false});
+  EXPECT_EQ(graph.containers_using(image), 2u);
+  graph.remove_container("c1");
+  EXPECT_EQ(graph.containers_using(image), graph.containers_using("sha256:a"));
 }
 
 TEST(ImageGraph, parent_of_follows_the_parent_while_it_is_in_the_graph) {

@@ -181,6 +181,57 @@ TEST(Regex, catastrophic_backtracking_patterns_are_linear) {
   EXPECT_TRUE(pattern.matches(input + "b"));
 }
 
+TEST(Pattern, may_match_starting_with_rules_out_by_literal_prefix_or_range) {
+  EXPECT_FALSE(glob("synthetic/app99?:*").may_match_starting_with("synthetic/app1"));
+  EXPECT_TRUE(glob("synthetic/app99?:*").may_match_starting_with("synthetic/app995"));
+  EXPECT_TRUE(glob("synthetic/app99?:*").may_match_starting_with("synthetic"));
+  EXPECT_TRUE(glob("**/postgres:*").may_match_starting_with("anything"));
+  EXPECT_FALSE(regex("registry\\.example\\.com/base/.*").may_match_starting_with("docker.io/x"));
+  EXPECT_FALSE(regex("registry\\.example\\.com/base/.*").may_match_starting_with("zzz"));
+  EXPECT_TRUE(regex("registry\\.example\\.com/base/.*").may_match_starting_with("registry"));
+  EXPECT_TRUE(regex(".*x").may_match_starting_with("anything"));
+}
+
+TEST(Pattern, may_match_starting_with_is_never_false_for_a_text_that_matches) {
+  const std::vector<Pattern> patterns = {glob("synthetic/app99?:*"),
+                                         glob("**/postgres:*"),
+                                         glob("app"),
+                                         glob("a*b:?"),
+                                         regex("registry\\.x/.*"),
+                                         regex("ab|abc|b[0-9]+"),
+                                         regex("(x|y)z.*"),
+                                         regex("[a-c]+:[0-9]")};
+  const std::vector<std::string> texts = {"synthetic/app991:v1",
+                                          "synthetic/app99:v1",
+                                          "x/postgres:15",
+                                          "postgres:15",
+                                          "app",
+                                          "ab:c",
+                                          "axb:1",
+                                          "registry.x/y:1",
+                                          "registry.x/",
+                                          "ab",
+                                          "abc",
+                                          "b12",
+                                          "xz",
+                                          "yzz:1",
+                                          "abc:1",
+                                          "c:9",
+                                          "",
+                                          "zz"};
+  for (const Pattern& pattern : patterns) {
+    for (const std::string& text : texts) {
+      if (!pattern.matches(text)) {
+        continue;
+      }
+      for (std::size_t length = 0; length <= text.size(); ++length) {
+        EXPECT_TRUE(pattern.may_match_starting_with(text.substr(0, length)))
+            << pattern.text() << " on " << text << " up to " << length;
+      }
+    }
+  }
+}
+
 TEST(Pattern, default_constructed_matches_nothing) {
   EXPECT_FALSE(Pattern{}.matches(""));
 }
