@@ -282,7 +282,7 @@ public:
   Plan run() {
     const std::vector<ImageIndex> open = apply_protections();
     std::vector<Candidate> chosen = evaluate_rules(m_input.policy.rules, open, false);
-    chosen = removable_only(std::move(chosen));
+    chosen = removable_only(chosen);
     std::vector<ImageIndex> order = children_first(chosen);
 
     Plan plan;
@@ -715,7 +715,7 @@ private:
   }
 
   // Drops what the engine would not delete (children that stay): it would only be untagged.
-  std::vector<Candidate> removable_only(std::vector<Candidate> candidates,
+  std::vector<Candidate> removable_only(const std::vector<Candidate>& candidates,
                                         const std::vector<ImageIndex>& also_removed = {}) {
     // Asked in memory order: what the engine removes does not depend on the order asked.
     std::vector<bool> is_requested(m_facts.size(), false);
@@ -741,7 +741,7 @@ private:
     }
     std::vector<Candidate> removable;
     removable.reserve(candidates.size());
-    for (Candidate& candidate : candidates) {
+    for (const Candidate& candidate : candidates) {
       if (goes[candidate.image]) {
         removable.push_back(candidate);
       } else {
@@ -889,7 +889,7 @@ private:
     for (Candidate& candidate : candidates) {
       candidate.pressure = true;
     }
-    candidates = removable_only(std::move(candidates), regular_order);
+    candidates = removable_only(candidates, regular_order);
     const auto order = children_first(candidates);
 
     // Take the least recently used prefix whose bytes reach the goal.
