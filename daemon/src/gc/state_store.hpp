@@ -32,7 +32,8 @@ struct StateStoreOpenReport {
 // A write that fails (disk full, file removed under us) is logged and counted, never thrown: the
 // in-memory record stays right for this run, which is what the planner reads.
 //
-// Not thread-safe: one thread (the daemon's executor) owns the store.
+// Not thread-safe: one thread at a time owns the store (the daemon opens it on a thread of its
+// own and hands it to its executor's).
 class StateStore {
 public:
   // 2 added the layer chains; a version-1 file is migrated in place.
