@@ -69,10 +69,9 @@ std::string graph_summary(const graph::ImageGraph& graph) {
                      util::human_bytes(graph.unused_reclaimable_bytes()));
 }
 
-// The state store with what opening it found.
+// The state store, opened, and how long opening it and reading its chains took.
 struct OpenedState {
   std::unique_ptr<gc::StateStore> store;
-  gc::StateStoreOpenReport report;
   SteadyClock::duration took{};
 };
 
@@ -89,7 +88,13 @@ std::future<OpenedState> open_state_in_background(const std::string& directory) 
   return std::async(std::launch::async, [directory] {
     const auto started = SteadyClock::now();
     OpenedState opened;
-    opened.store = gc::StateStore::open(directory, opened.report);
+    gc::StateStoreOpenReport report;
+    opened.store = gc::StateStore::open(directory, report);
+    // Said now, not when the daemon first needs the store: that waits for the engine, which may
+    // be down for a while. (The logger is thread-safe.)
+    for (const auto& warning : report.warnings) {
+      spdlog::warn("state: {}", warning);
+    }
     opened.store->load_layers();
     opened.took = SteadyClock::now() - started;
     return opened;
@@ -146,9 +151,6 @@ private:
       spdlog::debug("state store opened and read in {:.3f}s; waited {:.3f}s for it",
                     std::chrono::duration<double>(opened.took).count(),
                     std::chrono::duration<double>(SteadyClock::now() - waiting).count());
-      for (const auto& warning : opened.report.warnings) {
-        spdlog::warn("state: {}", warning);
-      }
       m_state = std::move(opened.store);
     }
     return *m_state;

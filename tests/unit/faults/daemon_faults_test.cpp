@@ -74,5 +74,24 @@ TEST(DaemonFaults, keeps_serving_while_the_engine_is_down_and_recovers) {
   EXPECT_EQ(daemon.stop(), 0) << daemon.log();
 }
 
+// The state store is opened beside the first connection to the engine; what it found is said at
+// once, not when the daemon first reaches the engine.
+TEST(DaemonFaults, a_state_directory_it_cannot_use_is_reported_while_the_engine_is_down) {
+  FakeEngine fake;
+  fake.go_down();
+  const std::string not_a_directory = fake.directory() + "/state-file";
+  std::FILE* file = std::fopen(not_a_directory.c_str(), "w");
+  ASSERT_NE(file, nullptr);
+  std::fclose(file);
+  DaemonProcess daemon({"--host", fake.url(), "--log-level", "info", "run", "--config",
+                        std::string(IMAGEGC_SOURCE_DIR) + "/config/policy.yaml", "--state-dir",
+                        not_a_directory, "--listen", "127.0.0.1:0"});
+  EXPECT_TRUE(daemon.wait_for_text("last-used times are kept in memory only", 10s)) << daemon.log();
+  const std::string address = daemon.wait_for_listen_address();
+  ASSERT_FALSE(address.empty()) << daemon.log();
+  EXPECT_EQ(http_get(address, "/readyz").status, 503);
+  EXPECT_EQ(daemon.stop(), 0) << daemon.log();
+}
+
 } // namespace
 } // namespace imagegc::test
