@@ -34,7 +34,10 @@ auto parse_ok(std::string_view what, const HttpResponse& response, Parse parse)
 
 // Docker answers 404 for an object that does not exist. Podman's compatibility service answers
 // 500 for a container removed between its event and our inspect ("... does not exist in database:
-// no such container"), so its own error words count too.
+// no such container"), so its own error words count too. So does dockerd's 500 for an image whose
+// delete is under way when it is inspected (the untag event comes before the delete): its layers
+// are already released, "layer does not exist" (moby layer.ErrLayerDoesNotExist). Were that an
+// image that stays, it would be left out of the graph, and so never deleted.
 bool names_a_missing_object(const HttpResponse& response) {
   if (response.status == 404) {
     return true;
@@ -44,7 +47,7 @@ bool names_a_missing_object(const HttpResponse& response) {
   }
   const auto message = parse_error_message(response.body);
   return message.ends_with("no such container") || message.ends_with("no such image") ||
-         message.ends_with("image not known");
+         message.ends_with("image not known") || message.ends_with("layer does not exist");
 }
 
 // Same, with a missing object as nullopt.

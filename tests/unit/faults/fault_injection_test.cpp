@@ -435,6 +435,35 @@ TEST_F(TrackerFaults, podmans_500_for_a_container_already_removed_means_gone) {
   EXPECT_EQ(after.engine_errors, before.engine_errors);
 }
 
+TEST_F(TrackerFaults, dockers_500_for_an_image_being_deleted_means_gone) {
+  // dockerd answers the inspect of an image whose delete is under way (the untag event comes
+  // first) with a 500 "layer does not exist": its layers are already released.
+  FakeImage image;
+  image.id = "sha256:" + std::string(64, 'e');
+  image.layers = {{"sha256:" + std::string(64, 'f'), 4096}};
+  image.tags = {"probe/going:1"};
+  m_fake.add_image(image);
+  ASSERT_TRUE(m_tracker->wait_for([&](const sync::GraphTracker& t) {
+    return t.graph().find_by_reference("probe/going:1") != nullptr;
+  }));
+  const auto before = m_tracker->stats();
+  FaultPlan plan;
+  RequestFault deleting;
+  deleting.method = "GET";
+  deleting.path_contains = "/images/" + image.id + "/json";
+  deleting.status = 500;
+  deleting.message = "layer does not exist";
+  deleting.times = 1;
+  plan.requests.push_back(deleting);
+  m_fake.set_faults(plan);
+  ASSERT_EQ(m_fake.remove_image(image.id).status, 200);
+  expect_events_flow("probe/after-delete:1");
+  expect_equal_to_fresh_sync();
+  const auto after = m_tracker->stats();
+  EXPECT_EQ(after.connections, before.connections) << "a missing object is not a broken engine";
+  EXPECT_EQ(after.engine_errors, before.engine_errors);
+}
+
 TEST_F(TrackerFaults, a_burst_of_events_is_applied_without_losing_the_stream) {
   const auto before = m_tracker->stats();
   for (int i = 0; i < 500; ++i) {
