@@ -91,6 +91,28 @@ fetch_if_present(HttpConnection& connection, std::string target, std::string_vie
   co_return parse_ok_or_absent(what, *response, parse);
 }
 
+// GET every one of `targets`, pipelined, and parse each answer as fetch_if_present does. The
+// first error is the result.
+template <class Parse>
+asio::awaitable<Result<std::vector<std::optional<ParsedRecord<Parse>>>>>
+fetch_each_if_present(HttpConnection& connection, std::vector<std::string> targets,
+                      std::string_view what, Parse parse) {
+  auto responses = co_await connection.get_pipelined(std::move(targets));
+  std::vector<std::optional<ParsedRecord<Parse>>> records;
+  records.reserve(responses.size());
+  for (auto& response : responses) {
+    if (!response) {
+      co_return util::unexpected(std::move(response).error());
+    }
+    auto record = parse_ok_or_absent(what, *response, parse);
+    if (!record) {
+      co_return util::unexpected(std::move(record).error());
+    }
+    records.push_back(std::move(*record));
+  }
+  co_return records;
+}
+
 } // namespace
 
 EngineClient::EngineClient(asio::any_io_executor executor, Endpoint endpoint, HttpLimits limits)
@@ -98,6 +120,10 @@ EngineClient::EngineClient(asio::any_io_executor executor, Endpoint endpoint, Ht
 
 std::string EngineClient::path(std::string_view suffix) const {
   return "/v" + m_api_version.to_string() + std::string(suffix);
+}
+
+std::string EngineClient::image_path(std::string_view name, std::string_view suffix) const {
+  return path("/images/" + util::percent_encode(name, true) + std::string(suffix));
 }
 
 asio::awaitable<Result<ApiVersion>> EngineClient::negotiate() {
@@ -149,16 +175,36 @@ EngineClient::list_images(ImageListFilter filter) {
 }
 
 asio::awaitable<Result<std::optional<ImageDetails>>> EngineClient::inspect_image(std::string name) {
-  co_return co_await fetch_if_present(m_connection,
-                                      path("/images/" + util::percent_encode(name, true) + "/json"),
+  co_return co_await fetch_if_present(m_connection, image_path(name, "/json"),
                                       "GET /images/{name}/json", parse_image_details);
 }
 
 asio::awaitable<Result<std::optional<std::vector<HistoryEntry>>>>
 EngineClient::image_history(std::string name) {
-  co_return co_await fetch_if_present(
-      m_connection, path("/images/" + util::percent_encode(name, true) + "/history"),
-      "GET /images/{name}/history", parse_image_history);
+  co_return co_await fetch_if_present(m_connection, image_path(name, "/history"),
+                                      "GET /images/{name}/history", parse_image_history);
+}
+
+asio::awaitable<Result<std::vector<std::optional<ImageDetails>>>>
+EngineClient::inspect_images(std::vector<std::string> names) {
+  std::vector<std::string> targets;
+  targets.reserve(names.size());
+  for (const std::string& name : names) {
+    targets.push_back(image_path(name, "/json"));
+  }
+  co_return co_await fetch_each_if_present(m_connection, std::move(targets),
+                                           "GET /images/{name}/json", parse_image_details);
+}
+
+asio::awaitable<Result<std::vector<std::optional<std::vector<HistoryEntry>>>>>
+EngineClient::image_histories(std::vector<std::string> names) {
+  std::vector<std::string> targets;
+  targets.reserve(names.size());
+  for (const std::string& name : names) {
+    targets.push_back(image_path(name, "/history"));
+  }
+  co_return co_await fetch_each_if_present(m_connection, std::move(targets),
+                                           "GET /images/{name}/history", parse_image_history);
 }
 
 asio::awaitable<Result<std::vector<ContainerSummary>>> EngineClient::list_containers() {

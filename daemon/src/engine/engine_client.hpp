@@ -59,6 +59,13 @@ public:
   boost::asio::awaitable<Result<std::optional<ImageDetails>>> inspect_image(std::string name);
   boost::asio::awaitable<Result<std::optional<std::vector<HistoryEntry>>>>
   image_history(std::string name);
+  // inspect_image and image_history for each of `names`, the requests pipelined on the one
+  // connection: for reading many images. The answers are in the order of `names`; the first
+  // error is the result.
+  boost::asio::awaitable<Result<std::vector<std::optional<ImageDetails>>>>
+  inspect_images(std::vector<std::string> names);
+  boost::asio::awaitable<Result<std::vector<std::optional<std::vector<HistoryEntry>>>>>
+  image_histories(std::vector<std::string> names);
   boost::asio::awaitable<Result<std::vector<ContainerSummary>>> list_containers();
   boost::asio::awaitable<Result<std::optional<ContainerDetails>>> inspect_container(std::string id);
   // Adds `reference` ("repo:tag") to the image `id`; never forces (a tag that exists moves only
@@ -80,6 +87,8 @@ public:
 
 private:
   std::string path(std::string_view suffix) const;
+  // The path of the image `name` (an ID or a reference), then `suffix`.
+  std::string image_path(std::string_view name, std::string_view suffix) const;
 
   HttpConnection m_connection;
   ApiVersion m_api_version = k_min_api_version;

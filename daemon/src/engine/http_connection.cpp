@@ -19,7 +19,8 @@ namespace http = boost::beast::http;
 using boost::system::error_code;
 
 std::string HttpResponse::header(std::string_view lower_case_name) const {
-  const auto it = headers.find(lower_case_name);
+  const auto it = std::find_if(headers.begin(), headers.end(),
+                               [&](const auto& header) { return header.first == lower_case_name; });
   return it == headers.end() ? std::string{} : it->second;
 }
 
@@ -54,6 +55,10 @@ bool valid_target(std::string_view target) {
   });
 }
 
+Error invalid_target() {
+  return Error{ErrorKind::malformed, 0, "request target with a space or control character"};
+}
+
 } // namespace
 
 struct HttpConnection::Impl {
@@ -82,36 +87,38 @@ struct HttpConnection::Impl {
     connected = false;
   }
 
-  // One attempt. `reused` tells the caller whether it went over a connection opened for an
-  // earlier request: such a connection may have been closed by the engine while idle.
-  asio::awaitable<Result<HttpResponse>> attempt(http::verb method, const std::string& target,
-                                                const std::string& body, bool& reused) {
-    reused = connected;
-    // Refused before any connection is opened for it.
-    if (!valid_target(target)) {
-      co_return util::unexpected(
-          Error{ErrorKind::malformed, 0, "request target with a space or control character"});
+  // Opens the connection unless it is open.
+  asio::awaitable<Result<void>> open() {
+    if (connected) {
+      co_return Result<void>{};
     }
-    if (!connected) {
-      stream.expires_after(limits.timeout);
-      if (auto result = co_await detail::connect(stream, endpoint); !result) {
-        stream.close();
-        co_return util::unexpected(result.error());
-      }
-      connected = true;
-      ++connections_opened;
+    stream.expires_after(limits.timeout);
+    if (auto result = co_await detail::connect(stream, endpoint); !result) {
+      stream.close();
+      co_return util::unexpected(result.error());
     }
+    connected = true;
+    ++connections_opened;
+    co_return Result<void>{};
+  }
 
-    const std::string request = request_text(method, target, body, host);
+  asio::awaitable<Result<void>> send(const std::string& requests) {
     error_code ec;
     stream.expires_after(limits.timeout);
-    co_await asio::async_write(stream, asio::buffer(request),
+    co_await asio::async_write(stream, asio::buffer(requests),
                                asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       drop();
       co_return util::unexpected(detail::transport_error(endpoint, "cannot send to", ec));
     }
+    co_return Result<void>{};
+  }
 
+  // Reads the next answer, the one to `target`. Drops the connection on an error, and after an
+  // answer that closes it.
+  asio::awaitable<Result<HttpResponse>> receive(const std::string& target) {
+    error_code ec;
+    stream.expires_after(limits.timeout);
     http::response_parser<http::string_body> parser;
     parser.body_limit(limits.max_body_bytes);
     // The header first: Beast 1.74's async_read does not hold a Content-Length body to
@@ -142,13 +149,31 @@ struct HttpConnection::Impl {
       std::string name(field.name_string());
       std::transform(name.begin(), name.end(), name.begin(),
                      [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      response.headers.emplace(std::move(name), std::string(field.value()));
+      response.headers.emplace_back(std::move(name), std::string(field.value()));
     }
     response.body = std::move(message.body());
     if (!message.keep_alive()) {
       drop();
     }
     co_return response;
+  }
+
+  // One attempt. `reused` tells the caller whether it went over a connection opened for an
+  // earlier request: such a connection may have been closed by the engine while idle.
+  asio::awaitable<Result<HttpResponse>> attempt(http::verb method, const std::string& target,
+                                                const std::string& body, bool& reused) {
+    reused = connected;
+    // Refused before any connection is opened for it.
+    if (!valid_target(target)) {
+      co_return util::unexpected(invalid_target());
+    }
+    if (auto opened = co_await open(); !opened) {
+      co_return util::unexpected(std::move(opened).error());
+    }
+    if (auto sent = co_await send(request_text(method, target, body, host)); !sent) {
+      co_return util::unexpected(std::move(sent).error());
+    }
+    co_return co_await receive(target);
   }
 };
 
@@ -167,6 +192,63 @@ HttpConnection::request(std::string method, std::string target, std::string body
     result = co_await m_impl->attempt(verb, target, body, reused);
   }
   co_return result;
+}
+
+asio::awaitable<std::vector<Result<HttpResponse>>>
+HttpConnection::get_pipelined(std::vector<std::string> targets) {
+  Impl& impl = *m_impl;
+  std::vector<Result<HttpResponse>> answers;
+  answers.reserve(targets.size());
+  // Only the targets before an invalid one are sent; it ends the list.
+  const auto invalid =
+      std::find_if_not(targets.begin(), targets.end(),
+                       [](const std::string& target) { return valid_target(target); });
+  const auto sendable = static_cast<std::size_t>(invalid - targets.begin());
+  std::size_t next = 0; // the first target without an answer
+  while (next < sendable) {
+    const bool reused = impl.connected;
+    if (auto opened = co_await impl.open(); !opened) {
+      answers.emplace_back(util::unexpected(std::move(opened).error()));
+      co_return answers;
+    }
+    std::string requests;
+    for (std::size_t i = next; i < sendable; ++i) {
+      requests += request_text(http::verb::get, targets[i], {}, impl.host);
+    }
+    std::optional<Error> failed;
+    std::size_t answered = 0;
+    if (auto sent = co_await impl.send(requests); !sent) {
+      failed = std::move(sent).error();
+    }
+    while (!failed && next < sendable) {
+      auto response = co_await impl.receive(targets[next]);
+      if (!response) {
+        failed = std::move(response).error();
+        break;
+      }
+      answers.emplace_back(std::move(response));
+      ++next;
+      ++answered;
+      if (!impl.connected) {
+        break; // the engine closed the connection after that answer: the rest go again
+      }
+    }
+    if (!failed) {
+      continue;
+    }
+    // As request() does, an idle keep-alive connection the engine closed is tried again once;
+    // so is the rest of a batch after an engine that closed the connection part way through.
+    // Each new try either gets an answer or is the last.
+    if (failed->kind == ErrorKind::transport && (answered > 0 || reused)) {
+      continue;
+    }
+    answers.emplace_back(util::unexpected(std::move(*failed)));
+    co_return answers;
+  }
+  if (sendable < targets.size()) {
+    answers.emplace_back(util::unexpected(invalid_target()));
+  }
+  co_return answers;
 }
 
 void HttpConnection::close() {

@@ -77,23 +77,29 @@ std::vector<engine::ImageSummary> one_per_image(std::vector<engine::ImageSummary
   return merged;
 }
 
-// A host with many images to read has a request or two to make per image, and the engine answers
-// one request per connection at a time: beyond this many images, a few connections read at once.
+// A host with many images to read has a request or two to make per image. Each connection sends
+// them in batches of this many, pipelined; the engine answers one request per connection at a
+// time, so beyond this many images a few connections read at once.
+constexpr std::size_t k_batch_size = 32;
 constexpr std::size_t k_images_per_connection = 64;
 constexpr std::size_t k_max_connections = 8;
 
-using ReadOne = std::function<asio::awaitable<engine::Result<void>>(engine::EngineClient& reader,
-                                                                    std::size_t item)>;
+// Reads the items [first, first + count) on `reader`.
+using ReadBatch = std::function<asio::awaitable<engine::Result<void>>(
+    engine::EngineClient& reader, std::size_t first, std::size_t count)>;
 
-// Runs `read_one` for every item in [0, count), on `client` and, for many items, on a few more
-// connections negotiated like it. Stops at the first error.
+// Runs `read_batch` over every item in [0, count), in batches, on `client` and, for many items,
+// on a few more connections negotiated like it. Stops at the first error.
 asio::awaitable<engine::Result<void>> read_on_connections(engine::EngineClient& client,
-                                                          std::size_t count, ReadOne read_one) {
+                                                          std::size_t count, ReadBatch read_batch) {
   std::size_t next = 0;
   std::optional<engine::Error> failed;
   const auto read_some = [&](engine::EngineClient& reader) -> asio::awaitable<void> {
     while (!failed && next < count) {
-      if (auto read = co_await read_one(reader, next++); !read) {
+      const std::size_t first = next;
+      const std::size_t batch = std::min(k_batch_size, count - first);
+      next += batch;
+      if (auto read = co_await read_batch(reader, first, batch); !read) {
         failed = std::move(read).error();
       }
     }
@@ -218,31 +224,45 @@ asio::awaitable<engine::Result<void>>
 read_images(engine::EngineClient& client, const graph::ImageGraph& known,
             const std::vector<std::string>& ids, const std::vector<std::size_t>& to_read,
             std::vector<std::unique_ptr<InspectedImage>>& images) {
-  auto inspect_one = [&](engine::EngineClient& reader,
-                         std::size_t item) -> asio::awaitable<engine::Result<void>> {
-    auto image = co_await inspect_image(reader, ids[item], known);
-    if (!image) {
-      co_return util::unexpected(std::move(image).error());
+  auto inspect_batch = [&](engine::EngineClient& reader, std::size_t first,
+                           std::size_t count) -> asio::awaitable<engine::Result<void>> {
+    std::vector<std::string> names(ids.begin() + static_cast<std::ptrdiff_t>(first),
+                                   ids.begin() + static_cast<std::ptrdiff_t>(first + count));
+    auto details = co_await reader.inspect_images(std::move(names));
+    if (!details) {
+      co_return util::unexpected(std::move(details).error());
     }
-    if (*image) {
-      images[to_read[item]] = std::make_unique<InspectedImage>(std::move(**image));
+    for (std::size_t nth = 0; nth < count; ++nth) {
+      if (std::optional<engine::ImageDetails>& image = (*details)[nth]) {
+        images[to_read[first + nth]] = std::make_unique<InspectedImage>(
+            to_inspected(std::move(*image), known, reader.image_store()));
+      }
     }
     co_return engine::Result<void>{};
   };
-  if (auto read = co_await read_on_connections(client, to_read.size(), inspect_one); !read) {
+  if (auto read = co_await read_on_connections(client, to_read.size(), inspect_batch); !read) {
     co_return read;
   }
 
   std::vector<std::size_t> need_history;
-  auto read_history = [&](engine::EngineClient& reader,
-                          std::size_t nth) -> asio::awaitable<engine::Result<void>> {
-    std::unique_ptr<InspectedImage>& image = images[need_history[nth]];
-    auto present = co_await read_layer_sizes(reader, *image);
-    if (!present) {
-      co_return util::unexpected(std::move(present).error());
+  auto read_history_batch = [&](engine::EngineClient& reader, std::size_t first,
+                                std::size_t count) -> asio::awaitable<engine::Result<void>> {
+    std::vector<std::string> names;
+    names.reserve(count);
+    for (std::size_t nth = first; nth < first + count; ++nth) {
+      names.push_back(images[need_history[nth]]->image.id);
     }
-    if (!*present) {
-      image.reset();
+    auto histories = co_await reader.image_histories(std::move(names));
+    if (!histories) {
+      co_return util::unexpected(std::move(histories).error());
+    }
+    for (std::size_t nth = 0; nth < count; ++nth) {
+      std::unique_ptr<InspectedImage>& image = images[need_history[first + nth]];
+      if (const auto& history = (*histories)[nth]) {
+        take_layer_sizes(reader, *history, *image);
+      } else {
+        image.reset(); // deleted since it was inspected
+      }
     }
     co_return engine::Result<void>{};
   };
@@ -268,14 +288,14 @@ read_images(engine::EngineClient& client, const graph::ImageGraph& known,
         need_history.push_back(left[nth]);
       }
     }
-    if (auto read = co_await read_on_connections(client, need_history.size(), read_history);
+    if (auto read = co_await read_on_connections(client, need_history.size(), read_history_batch);
         !read) {
       co_return read;
     }
     settle_from_chains(images);
   }
   need_history = unsized();
-  co_return co_await read_on_connections(client, need_history.size(), read_history);
+  co_return co_await read_on_connections(client, need_history.size(), read_history_batch);
 }
 
 } // namespace

@@ -44,6 +44,24 @@ graph::ImageWithLayers to_graph_image(engine::ImageDetails details,
   return image;
 }
 
+InspectedImage to_inspected(engine::ImageDetails details, const graph::ImageGraph& known,
+                            engine::ImageStore store) {
+  InspectedImage inspected;
+  inspected.size = details.size;
+  if (const graph::Image* previous = known.find_image(details.id)) {
+    inspected.image = to_graph_image(std::move(details), known.layers(*previous), store);
+    inspected.sized = true;
+    return inspected;
+  }
+  std::vector<graph::Layer> layers;
+  layers.reserve(details.diff_ids.size());
+  for (std::string& diff_id : details.diff_ids) {
+    layers.push_back({graph::DiffId(diff_id), 0});
+  }
+  inspected.image = to_graph_image(std::move(details), std::move(layers), store);
+  return inspected;
+}
+
 asio::awaitable<engine::Result<std::optional<InspectedImage>>>
 inspect_image(engine::EngineClient& client, std::string name, const graph::ImageGraph& known) {
   auto details = co_await client.inspect_image(std::move(name));
@@ -53,35 +71,12 @@ inspect_image(engine::EngineClient& client, std::string name, const graph::Image
   if (!details->has_value()) {
     co_return std::optional<InspectedImage>{};
   }
-  engine::ImageDetails& image = **details;
-
-  InspectedImage inspected;
-  inspected.size = image.size;
-  if (const graph::Image* previous = known.find_image(image.id)) {
-    inspected.image =
-        to_graph_image(std::move(image), known.layers(*previous), client.image_store());
-    inspected.sized = true;
-    co_return inspected;
-  }
-  std::vector<graph::Layer> layers;
-  layers.reserve(image.diff_ids.size());
-  for (std::string& diff_id : image.diff_ids) {
-    layers.push_back({graph::DiffId(diff_id), 0});
-  }
-  inspected.image = to_graph_image(std::move(image), std::move(layers), client.image_store());
-  co_return inspected;
+  co_return to_inspected(std::move(**details), known, client.image_store());
 }
 
-asio::awaitable<engine::Result<bool>> read_layer_sizes(engine::EngineClient& client,
-                                                       InspectedImage& inspected) {
+void take_layer_sizes(const engine::EngineClient& client,
+                      const std::vector<engine::HistoryEntry>& history, InspectedImage& inspected) {
   graph::ImageWithLayers& image = inspected.image;
-  auto history = co_await client.image_history(image.id);
-  if (!history) {
-    co_return util::unexpected(std::move(history).error());
-  }
-  if (!history->has_value()) {
-    co_return false; // deleted since it was inspected
-  }
   // On the containerd store the diff IDs are the host platform's (inspect's RootFS), and each
   // history step's Size is the unpacked snapshot of its layer chain (moby
   // daemon/containerd/image_history.go): exactly the per-layer, chain-shared bytes the graph
@@ -97,7 +92,7 @@ asio::awaitable<engine::Result<bool>> read_layer_sizes(engine::EngineClient& cli
   for (const graph::Layer& layer : image.layers) {
     diff_ids.push_back(layer.diff_id.text());
   }
-  const auto sizes = engine::layer_sizes_from_history(diff_ids, **history, inspected.size, meaning);
+  const auto sizes = engine::layer_sizes_from_history(diff_ids, history, inspected.size, meaning);
   if (!sizes.consistent) {
     spdlog::warn("image {}: layer sizes from its history do not add up to its size {}; "
                  "reclaimable figures for it may be off",
@@ -107,6 +102,18 @@ asio::awaitable<engine::Result<bool>> read_layer_sizes(engine::EngineClient& cli
     image.layers[i].size = i < sizes.sizes.size() ? sizes.sizes[i] : 0;
   }
   inspected.sized = true;
+}
+
+asio::awaitable<engine::Result<bool>> read_layer_sizes(engine::EngineClient& client,
+                                                       InspectedImage& inspected) {
+  auto history = co_await client.image_history(inspected.image.id);
+  if (!history) {
+    co_return util::unexpected(std::move(history).error());
+  }
+  if (!history->has_value()) {
+    co_return false; // deleted since it was inspected
+  }
+  take_layer_sizes(client, **history, inspected);
   co_return true;
 }
 

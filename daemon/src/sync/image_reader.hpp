@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/engine_client.hpp"
 #include "graph/image_graph.hpp"
@@ -19,13 +20,22 @@ struct InspectedImage {
   bool sized = false;
 };
 
-// Inspects one image. An image ID's layers never change, so when `known` already holds the image
-// its layers, sizes and all, are taken from there. nullopt when the engine has no such image.
+// The image inspect describes. An image ID's layers never change, so when `known` already holds
+// the image its layers, sizes and all, are taken from there.
+InspectedImage to_inspected(engine::ImageDetails details, const graph::ImageGraph& known,
+                            engine::ImageStore store);
+
+// Inspects one image (to_inspected). nullopt when the engine has no such image.
 boost::asio::awaitable<engine::Result<std::optional<InspectedImage>>>
 inspect_image(engine::EngineClient& client, std::string name, const graph::ImageGraph& known);
 
-// Reads the layer sizes of `inspected` from the image's history. False when the engine no longer
-// has the image.
+// Gives `inspected` the layer sizes that `history` (its image's, as `client`'s engine tells it)
+// says.
+void take_layer_sizes(const engine::EngineClient& client,
+                      const std::vector<engine::HistoryEntry>& history, InspectedImage& inspected);
+
+// Reads the layer sizes of `inspected` from the image's history (take_layer_sizes). False when
+// the engine no longer has the image.
 boost::asio::awaitable<engine::Result<bool>> read_layer_sizes(engine::EngineClient& client,
                                                               InspectedImage& inspected);
 

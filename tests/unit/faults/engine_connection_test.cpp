@@ -1,5 +1,6 @@
 // The engine connection against a fake engine that announces more than it should.
 
+#include <string>
 #include <vector>
 
 #include <boost/asio/co_spawn.hpp>
@@ -89,6 +90,115 @@ TEST(EngineConnectionLimits, a_target_with_a_space_or_control_character_is_refus
   ASSERT_TRUE(results[3]) << results[3].error().message;
   EXPECT_EQ(results[3]->status, 200);
   EXPECT_EQ(fake.stats().requests, 1u) << "the refused ones never reached the engine";
+}
+
+std::vector<std::string> inspect_targets(const FakeEngine& fake, std::size_t count) {
+  std::vector<std::string> targets;
+  for (const auto& image : fake.images()) {
+    if (targets.size() == count) {
+      break;
+    }
+    targets.push_back("/v1.41/images/" + image.id + "/json");
+  }
+  return targets;
+}
+
+using Answers = std::vector<engine::Result<engine::HttpResponse>>;
+
+Answers get_pipelined(FakeEngine& fake, std::vector<std::string> targets,
+                      std::size_t* connections_opened = nullptr) {
+  asio::io_context io;
+  auto future = asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<Answers> {
+        engine::HttpConnection connection(io.get_executor(), fake.endpoint());
+        auto answers = co_await connection.get_pipelined(targets);
+        if (connections_opened) {
+          *connections_opened = connection.connections_opened();
+        }
+        co_return answers;
+      },
+      asio::use_future);
+  io.run();
+  return future.get();
+}
+
+// Pipelined requests go out together on one connection, and each answer is matched to its own
+// request: in order, whatever each answer's size.
+TEST(EnginePipelining, answers_come_back_in_the_order_of_the_requests) {
+  FakeEngine fake;
+  fake.add_synthetic_images(40, 11);
+  std::vector<std::string> targets = inspect_targets(fake, 40);
+  targets.insert(targets.begin() + 7, "/v1.41/images/sha256:missing/json");
+  std::size_t connections = 0;
+  const Answers answers = get_pipelined(fake, targets, &connections);
+  ASSERT_EQ(answers.size(), targets.size());
+  EXPECT_EQ(connections, 1u);
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    ASSERT_TRUE(answers[i]) << i << ": " << answers[i].error().message;
+    if (i == 7) {
+      EXPECT_EQ(answers[i]->status, 404);
+      continue;
+    }
+    EXPECT_EQ(answers[i]->status, 200) << i;
+    // The target is /v1.41/images/<id>/json; the answer names the same ID.
+    const std::string id = targets[i].substr(14, targets[i].size() - 14 - 5);
+    EXPECT_NE(answers[i]->body.find("\"Id\":\"" + id + "\""), std::string::npos) << i;
+  }
+  EXPECT_EQ(fake.stats().requests, targets.size());
+}
+
+// An engine that closes the connection part way through a batch (a restart, a limit of requests
+// per connection) has answered some: the rest are sent again on a new connection.
+TEST(EnginePipelining, the_rest_of_a_batch_goes_again_when_the_engine_closes_part_way) {
+  FakeEngine fake;
+  fake.add_synthetic_images(10, 12);
+  const std::vector<std::string> targets = inspect_targets(fake, 10);
+  FaultPlan plan;
+  RequestFault hang_up;
+  hang_up.path_contains = targets[4].substr(std::string("/v1.41").size());
+  hang_up.close_without_answer = true;
+  hang_up.times = 1;
+  plan.requests.push_back(hang_up);
+  fake.set_faults(plan);
+  std::size_t connections = 0;
+  const Answers answers = get_pipelined(fake, targets, &connections);
+  ASSERT_EQ(answers.size(), targets.size());
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    ASSERT_TRUE(answers[i]) << i << ": " << answers[i].error().message;
+    EXPECT_EQ(answers[i]->status, 200) << i;
+  }
+  EXPECT_EQ(connections, 2u);
+}
+
+// An engine that closes every new connection unanswered is not tried for ever: the list ends with
+// the error, after the answers it got.
+TEST(EnginePipelining, an_engine_that_never_answers_ends_the_batch_with_an_error) {
+  FakeEngine fake;
+  fake.add_synthetic_images(5, 13);
+  const std::vector<std::string> targets = inspect_targets(fake, 5);
+  FaultPlan plan;
+  RequestFault hang_up;
+  hang_up.path_contains = targets[2].substr(std::string("/v1.41").size());
+  hang_up.close_without_answer = true;
+  plan.requests.push_back(hang_up); // every time
+  fake.set_faults(plan);
+  const Answers answers = get_pipelined(fake, targets);
+  ASSERT_EQ(answers.size(), 3u);
+  EXPECT_TRUE(answers[0] && answers[1]);
+  ASSERT_FALSE(answers[2]);
+  EXPECT_EQ(answers[2].error().kind, engine::ErrorKind::transport);
+}
+
+// A target that would split the request line is not sent, nor anything after it.
+TEST(EnginePipelining, a_bad_target_ends_the_batch_unsent) {
+  FakeEngine fake;
+  const Answers answers = get_pipelined(fake, {"/_ping", "/v1.41/images/a b/json", "/_ping"});
+  ASSERT_EQ(answers.size(), 2u);
+  ASSERT_TRUE(answers[0]) << answers[0].error().message;
+  ASSERT_FALSE(answers[1]);
+  EXPECT_EQ(answers[1].error().kind, engine::ErrorKind::malformed);
+  EXPECT_EQ(fake.stats().requests, 1u);
 }
 
 } // namespace
