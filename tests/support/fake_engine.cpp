@@ -820,10 +820,22 @@ struct FakeEngine::Impl {
     if (!image_list_cache) {
       std::string body = "[";
       for (const auto& [id, image] : images) {
-        if (body.size() > 1) {
-          body += ',';
+        Json summary = image_summary(image);
+        std::vector<Json> entries;
+        if (options.list_per_tag && image.tags.size() > 1) {
+          for (const std::string& tag : image.tags) {
+            summary["RepoTags"] = Json::array({tag});
+            entries.push_back(summary);
+          }
+        } else {
+          entries.push_back(std::move(summary));
         }
-        body += image_summary(image).dump();
+        for (const Json& entry : entries) {
+          if (body.size() > 1) {
+            body += ',';
+          }
+          body += entry.dump();
+        }
       }
       body += "]\n";
       image_list_cache = std::move(body);

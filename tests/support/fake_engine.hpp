@@ -103,6 +103,9 @@ struct FakeEngineOptions {
   // untag event names the image ID and the reference; a delete follows image_delete.go (an untagged
   // parent goes with any child, siblings or not).
   bool containerd_store = false;
+  // List an image once per tag, each entry with that one tag in RepoTags, as the containerd store
+  // of Engines 24 and 25 did (one entry per image record).
+  bool list_per_tag = false;
 };
 
 // A DELETE /images/{name} answer, as the engine gives it.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -15,8 +16,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
 
 #include "engine/json_ingest.hpp"
+#include "graph/string_map.hpp"
 #include "sync/chain_sizes.hpp"
 #include "sync/image_reader.hpp"
 
@@ -56,9 +59,20 @@ graph::ImageWithLayers from_listing(engine::ImageSummary& summary,
 // daemon/containerd/image_list.go before it grouped records by target digest); later engines
 // send one entry per ID, which this leaves as it is.
 std::vector<engine::ImageSummary> one_per_image(std::vector<engine::ImageSummary> summaries) {
+  // Most listings have no ID twice, and then stay as they are: moving 100k summaries into a new
+  // list cost more than this check.
+  std::unordered_set<std::string_view, graph::StringHash, std::equal_to<>> ids;
+  ids.reserve(summaries.size());
+  const bool repeated =
+      std::any_of(summaries.begin(), summaries.end(), [&](const engine::ImageSummary& summary) {
+        return !ids.insert(summary.id).second;
+      });
+  if (!repeated) {
+    return summaries;
+  }
+  std::unordered_map<std::string, std::size_t> index;
   std::vector<engine::ImageSummary> merged;
   merged.reserve(summaries.size());
-  std::unordered_map<std::string, std::size_t> index;
   for (engine::ImageSummary& summary : summaries) {
     const auto [it, inserted] = index.try_emplace(summary.id, merged.size());
     if (inserted) {
@@ -153,28 +167,57 @@ asio::awaitable<engine::Result<void>> read_on_connections(engine::EngineClient& 
   co_return engine::Result<void>{};
 }
 
+// Fingerprints of layer chains: equal chains have equal ones, and different chains collide about
+// never (a collision costs only some needless work: every use below checks the chains
+// themselves, or reads a history in a later round).
+constexpr std::uint64_t k_empty_chain = 0x243f6a8885a308d3ULL;
+
+std::uint64_t extend_chain(std::uint64_t fingerprint, const graph::DiffId& diff_id) {
+  return std::rotl(fingerprint * 0x9e3779b97f4a7c15ULL, 31) ^ std::hash<graph::DiffId>{}(diff_id);
+}
+
+// The fingerprint of the first `count` layers of `layers`.
+std::uint64_t chain_fingerprint(const std::vector<graph::Layer>& layers, std::size_t count) {
+  std::uint64_t fingerprint = k_empty_chain;
+  for (std::size_t i = 0; i < count; ++i) {
+    fingerprint = extend_chain(fingerprint, layers[i].diff_id);
+  }
+  return fingerprint;
+}
+
 // Gives what layer sizes the known chains settle to the images that lack them (ChainSizes),
 // shortest chains first, so that a parent's chain is known before its children's. The images
 // already sized (known, remembered, or with sizes from inspect) are the chains they may build on.
 void settle_from_chains(std::vector<std::unique_ptr<InspectedImage>>& images) {
   std::vector<InspectedImage*> unsized;
-  std::unordered_set<graph::DiffId> bases;
+  // What each unsized image needs known: its chain below the top layer (or its one layer).
+  std::unordered_set<std::uint64_t> needed;
   for (const std::unique_ptr<InspectedImage>& image : images) {
     if (image && !image->sized) {
       unsized.push_back(image.get());
-      if (!image->image.layers.empty()) {
-        bases.insert(image->image.layers.front().diff_id);
+      const std::vector<graph::Layer>& layers = image->image.layers;
+      if (!layers.empty()) {
+        needed.insert(chain_fingerprint(layers, std::max<std::size_t>(layers.size() - 1, 1)));
       }
     }
   }
   if (unsized.empty()) {
     return;
   }
+  // Only the sized chains that hold what some unsized image needs: on a cold start most images
+  // are sized by then, and a trie of all their chains cost more than the rest of the settling.
   ChainSizes chains;
   for (const std::unique_ptr<InspectedImage>& image : images) {
-    if (image && image->sized && !image->image.layers.empty() &&
-        bases.contains(image->image.layers.front().diff_id)) {
-      chains.add(image->image.layers);
+    if (!image || !image->sized) {
+      continue;
+    }
+    std::uint64_t fingerprint = k_empty_chain;
+    for (const graph::Layer& layer : image->image.layers) {
+      fingerprint = extend_chain(fingerprint, layer.diff_id);
+      if (needed.contains(fingerprint)) {
+        chains.add(image->image.layers);
+        break;
+      }
     }
   }
   std::stable_sort(unsized.begin(), unsized.end(),
@@ -184,17 +227,6 @@ void settle_from_chains(std::vector<std::unique_ptr<InspectedImage>>& images) {
   for (InspectedImage* image : unsized) {
     image->sized = chains.settle(image->image.layers, image->size);
   }
-}
-
-// A fingerprint of the first `count` diff IDs of `layers`: equal chains have equal ones, and
-// different chains collide about never (a collision only costs a history read in a later round).
-std::uint64_t chain_fingerprint(const std::vector<graph::Layer>& layers, std::size_t count) {
-  std::uint64_t fingerprint = count;
-  const std::hash<graph::DiffId> hash;
-  for (std::size_t i = 0; i < count; ++i) {
-    fingerprint = std::rotl(fingerprint * 0x9e3779b97f4a7c15ULL, 31) ^ hash(layers[i].diff_id);
-  }
-  return fingerprint;
 }
 
 // For each of `unsized` (indexes in `images`), whether its chain is another unsized image's
@@ -314,6 +346,7 @@ asio::awaitable<engine::Result<graph::ImageGraph>> load_graph(engine::EngineClie
                                                               RememberedLayers remembered) {
   // Containers first: an image a container was created from after this listing is then still
   // seen by the image listing that follows, never the other way round.
+  const auto started = std::chrono::steady_clock::now();
   auto containers = co_await client.list_containers();
   if (!containers) {
     co_return util::unexpected(std::move(containers).error());
@@ -358,9 +391,11 @@ asio::awaitable<engine::Result<graph::ImageGraph>> load_graph(engine::EngineClie
     ids_to_read.push_back(std::move(summary.id));
   }
   std::vector<engine::ImageSummary>().swap(listed);
+  const auto listed_at = std::chrono::steady_clock::now();
   if (auto read = co_await read_images(client, known, ids_to_read, to_read, images); !read) {
     co_return util::unexpected(std::move(read).error());
   }
+  const auto read_at = std::chrono::steady_clock::now();
 
   graph::ImageGraph fresh;
   fresh.reserve(images.size());
@@ -378,6 +413,13 @@ asio::awaitable<engine::Result<graph::ImageGraph>> load_graph(engine::EngineClie
     fresh.upsert_container({container.id, engine::normalize_image_id(container.image_id),
                             container.state == "running"});
   }
+  const auto seconds = [](auto from, auto to) {
+    return std::chrono::duration<double>(to - from).count();
+  };
+  spdlog::debug("re-list of {} images: {:.3f}s listing, {:.3f}s reading {} of them, {:.3f}s "
+                "building the graph",
+                images.size(), seconds(started, listed_at), seconds(listed_at, read_at),
+                ids_to_read.size(), seconds(read_at, std::chrono::steady_clock::now()));
   co_return fresh;
 }
 

@@ -267,5 +267,35 @@ TEST_F(ContainerdStore, the_fake_deletes_as_the_containerd_store_does) {
   EXPECT_EQ(m_fake.remove_image("moby-dangling@" + m_base.id).status, 404);
 }
 
+// The containerd store of Engines 24 and 25 listed an image once per record, that is per tag:
+// the re-list makes one image of them, with every tag, and reads it once.
+TEST(ContainerdStoreListing, an_image_listed_once_per_tag_is_one_image_with_all_its_tags) {
+  FakeEngineOptions options;
+  options.containerd_store = true;
+  options.list_per_tag = true;
+  FakeEngine fake(options);
+  fake.add_synthetic_images(60, 31);
+  const std::vector<FakeImage> images = fake.images();
+  ASSERT_TRUE(std::any_of(images.begin(), images.end(), [](const FakeImage& image) {
+    return image.tags.size() > 1;
+  })) << "the listing has no image twice";
+  const graph::ImageGraph graph = fresh_graph(fake.endpoint());
+  ASSERT_EQ(graph.image_count(), images.size());
+  for (const FakeImage& image : images) {
+    const graph::Image* found = graph.find_image(image.id);
+    ASSERT_NE(found, nullptr) << image.id;
+    std::vector<std::string> tags = image.tags;
+    std::sort(tags.begin(), tags.end());
+    EXPECT_EQ(found->tags, tags) << image.id;
+  }
+  std::uint64_t inspects = 0;
+  for (const auto& [path, times] : fake.stats().requests_by_path) {
+    if (path.starts_with("GET /images/sha256:") && path.ends_with("/json")) {
+      inspects += times;
+    }
+  }
+  EXPECT_EQ(inspects, images.size());
+}
+
 } // namespace
 } // namespace imagegc::test
