@@ -1,7 +1,6 @@
 #include "engine/http_connection.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <optional>
 #include <string>
 
@@ -147,8 +146,10 @@ struct HttpConnection::Impl {
     response.status = static_cast<int>(message.result_int());
     for (const auto& field : message) {
       std::string name(field.name_string());
-      std::transform(name.begin(), name.end(), name.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      // A header name is an ASCII token: no locale needed.
+      std::transform(name.begin(), name.end(), name.begin(), [](char c) {
+        return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+      });
       response.headers.emplace_back(std::move(name), std::string(field.value()));
     }
     response.body = std::move(message.body());

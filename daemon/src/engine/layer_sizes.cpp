@@ -106,21 +106,21 @@ std::vector<bool> choose_layer_entries(const std::vector<Likelihood>& likelihood
 
 } // namespace
 
-LayerSizes layer_sizes_from_history(const std::vector<std::string>& diff_ids,
+LayerSizes layer_sizes_from_history(std::size_t layer_count,
                                     const std::vector<HistoryEntry>& history_newest_first,
                                     std::int64_t total_size, ImageSizeMeaning meaning) {
   // Read oldest first, without copying the entries: entry i is history_newest_first[count-1-i].
   const std::size_t count = history_newest_first.size();
   LayerSizes result;
-  result.sizes.assign(diff_ids.size(), 0);
+  result.sizes.assign(layer_count, 0);
 
   std::vector<bool> chosen(count, true);
-  if (count != diff_ids.size()) {
+  if (count != layer_count) {
     std::vector<Likelihood> likelihoods;
     likelihoods.reserve(count);
     std::transform(history_newest_first.rbegin(), history_newest_first.rend(),
                    std::back_inserter(likelihoods), classify);
-    chosen = choose_layer_entries(likelihoods, diff_ids.size());
+    chosen = choose_layer_entries(likelihoods, layer_count);
   }
 
   // Layers without an entry (a history shorter than the layer list) keep size 0.

@@ -87,12 +87,8 @@ void take_layer_sizes(const engine::EngineClient& client,
   } else if (client.is_podman()) {
     meaning = engine::ImageSizeMeaning::layers_and_metadata;
   }
-  std::vector<std::string> diff_ids;
-  diff_ids.reserve(image.layers.size());
-  for (const graph::Layer& layer : image.layers) {
-    diff_ids.push_back(layer.diff_id.text());
-  }
-  const auto sizes = engine::layer_sizes_from_history(diff_ids, history, inspected.size, meaning);
+  const auto sizes =
+      engine::layer_sizes_from_history(image.layers.size(), history, inspected.size, meaning);
   if (!sizes.consistent) {
     spdlog::warn("image {}: layer sizes from its history do not add up to its size {}; "
                  "reclaimable figures for it may be off",

@@ -140,13 +140,13 @@ TEST(ContainerdStore, history_gives_each_layer_its_snapshot_and_size_is_not_chec
   const auto details = parse_image_details(k_inspect_dangling);
   const auto history = parse_image_history(k_history);
   ASSERT_TRUE(details && history);
-  const auto sizes = layer_sizes_from_history(details->diff_ids, *history, details->size,
+  const auto sizes = layer_sizes_from_history(details->diff_ids.size(), *history, details->size,
                                               ImageSizeMeaning::packed_content);
   EXPECT_EQ(sizes.sizes, (std::vector<std::int64_t>{9421252, 4619}));
   EXPECT_TRUE(sizes.consistent) << "inspect's Size is packed content: nothing to compare";
-  EXPECT_FALSE(
-      layer_sizes_from_history(details->diff_ids, *history, details->size, ImageSizeMeaning::layers)
-          .consistent);
+  EXPECT_FALSE(layer_sizes_from_history(details->diff_ids.size(), *history, details->size,
+                                        ImageSizeMeaning::layers)
+                   .consistent);
 }
 
 TEST(ContainerdStore, an_untag_event_names_the_image_by_its_digest) {

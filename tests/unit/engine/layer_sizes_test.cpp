@@ -40,14 +40,6 @@ std::vector<HistoryEntry> history_from_oldest(const std::vector<Step>& steps) {
   return history;
 }
 
-std::vector<std::string> diff_ids(std::size_t count) {
-  std::vector<std::string> ids;
-  for (std::size_t i = 0; i < count; ++i) {
-    ids.push_back("sha256:layer" + std::to_string(i));
-  }
-  return ids;
-}
-
 const Step k_imported_base{"", 1982298, "Imported from -"};
 
 TEST(LayerSizes, entries_map_one_to_one_when_counts_match) {
@@ -58,14 +50,14 @@ TEST(LayerSizes, entries_map_one_to_one_when_counts_match) {
                                             {"/bin/sh -c echo c > /c", 2},
                                             {"/bin/sh -c echo d > /d", 2},
                                             {"/bin/sh -c echo e > /e", 2}});
-  const LayerSizes sizes = layer_sizes_from_history(diff_ids(6), history, 1982308);
+  const LayerSizes sizes = layer_sizes_from_history(6, history, 1982308);
   EXPECT_THAT(sizes.sizes, ElementsAre(1982298, 2, 2, 2, 2, 2));
   EXPECT_TRUE(sizes.consistent);
 }
 
 TEST(LayerSizes, imported_image_has_one_layer) {
   const LayerSizes sizes =
-      layer_sizes_from_history(diff_ids(1), history_from_oldest({k_imported_base}), 1982298);
+      layer_sizes_from_history(1, history_from_oldest({k_imported_base}), 1982298);
   EXPECT_THAT(sizes.sizes, ElementsAre(1982298));
   EXPECT_TRUE(sizes.consistent);
 }
@@ -74,7 +66,7 @@ TEST(LayerSizes, empty_import_is_still_a_layer) {
   const auto history = history_from_oldest({{"", 0, "Imported from -"},
                                             {"/bin/sh -c #(nop)  CMD [\"sh\"]", 0},
                                             {"/bin/sh -c echo x > /x", 2}});
-  const LayerSizes sizes = layer_sizes_from_history(diff_ids(2), history, 2);
+  const LayerSizes sizes = layer_sizes_from_history(2, history, 2);
   EXPECT_THAT(sizes.sizes, ElementsAre(0, 2));
   EXPECT_TRUE(sizes.consistent);
 }
@@ -83,7 +75,7 @@ TEST(LayerSizes, legacy_nop_metadata_steps_are_not_layers) {
   // dockerd 20.10: `RUN echo 1 > /x` then `LABEL a=b` on the imported busybox.
   const auto history = history_from_oldest(
       {k_imported_base, {"/bin/sh -c echo 1 > /x", 2}, {"/bin/sh -c #(nop)  LABEL a=b", 0}});
-  const LayerSizes sizes = layer_sizes_from_history(diff_ids(2), history, 1982300);
+  const LayerSizes sizes = layer_sizes_from_history(2, history, 1982300);
   EXPECT_THAT(sizes.sizes, ElementsAre(1982298, 2));
   EXPECT_TRUE(sizes.consistent);
 }
@@ -97,7 +89,7 @@ TEST(LayerSizes, legacy_nop_add_and_copy_of_empty_files_are_layers) {
                            {"/bin/sh -c #(nop) ADD file:def in /opt/ ", 0},
                            {"/bin/sh -c make install", 300},
                            {"/bin/sh -c #(nop)  EXPOSE 80", 0}});
-  const LayerSizes sizes = layer_sizes_from_history(diff_ids(4), history, 5300);
+  const LayerSizes sizes = layer_sizes_from_history(4, history, 5300);
   EXPECT_THAT(sizes.sizes, ElementsAre(5000, 0, 0, 300));
   EXPECT_TRUE(sizes.consistent);
 }
@@ -119,7 +111,7 @@ TEST(LayerSizes, buildkit_metadata_instructions_are_not_layers) {
                                             {"MAINTAINER ops@example.com", 0},
                                             {"ENTRYPOINT [\"app\"]", 0},
                                             {"CMD [\"serve\"]", 0}});
-  const LayerSizes sizes = layer_sizes_from_history(diff_ids(3), history, 5700);
+  const LayerSizes sizes = layer_sizes_from_history(3, history, 5700);
   EXPECT_THAT(sizes.sizes, ElementsAre(5000, 0, 700));
   EXPECT_TRUE(sizes.consistent);
 }
@@ -130,7 +122,7 @@ TEST(LayerSizes, buildkit_image_from_real_engine) {
       {k_imported_base,
        {"COPY f /f # buildkit", 2, "buildkit.dockerfile.v0"},
        {"RUN /bin/sh -c echo bk > /bk # buildkit", 3, "buildkit.dockerfile.v0"}});
-  const LayerSizes sizes = layer_sizes_from_history(diff_ids(3), history, 1982303);
+  const LayerSizes sizes = layer_sizes_from_history(3, history, 1982303);
   EXPECT_THAT(sizes.sizes, ElementsAre(1982298, 2, 3));
   EXPECT_TRUE(sizes.consistent);
 }
@@ -143,7 +135,7 @@ TEST(LayerSizes, zero_size_workdir_layer_is_found_by_the_fallback) {
                                             {"COPY . . # buildkit", 40},
                                             {"RUN /bin/sh -c make # buildkit", 900},
                                             {"CMD [\"./app\"]", 0}});
-  const LayerSizes sizes = layer_sizes_from_history(diff_ids(4), history, 5940);
+  const LayerSizes sizes = layer_sizes_from_history(4, history, 5940);
   EXPECT_THAT(sizes.sizes, ElementsAre(5000, 0, 40, 900));
   EXPECT_TRUE(sizes.consistent);
 }
@@ -153,7 +145,7 @@ TEST(LayerSizes, legacy_workdir_layer_is_found_by_the_fallback) {
                                             {"/bin/sh -c #(nop) WORKDIR /srv", 0},
                                             {"/bin/sh -c #(nop)  ENV MODE=prod", 0},
                                             {"/bin/sh -c echo hi > /srv/hi", 3}});
-  const LayerSizes sizes = layer_sizes_from_history(diff_ids(3), history, 1982301);
+  const LayerSizes sizes = layer_sizes_from_history(3, history, 1982301);
   EXPECT_THAT(sizes.sizes, ElementsAre(1982298, 0, 3));
   EXPECT_TRUE(sizes.consistent);
 }
@@ -164,7 +156,7 @@ TEST(LayerSizes, metadata_steps_fill_in_when_still_short) {
                                             {"ENV A=1", 0},
                                             {"COPY x /x", 5},
                                             {"LABEL b=2", 0}});
-  const LayerSizes sizes = layer_sizes_from_history(diff_ids(3), history, 105);
+  const LayerSizes sizes = layer_sizes_from_history(3, history, 105);
   EXPECT_THAT(sizes.sizes, ElementsAre(100, 5, 0));
   EXPECT_TRUE(sizes.consistent);
 }
@@ -177,7 +169,7 @@ TEST(LayerSizes, surplus_zero_size_steps_keep_the_newest) {
                                             {"COPY x /x # buildkit", 7},
                                             {"RUN /bin/sh -c mkdir /d # buildkit", 0},
                                             {"RUN /bin/sh -c make # buildkit", 5}});
-  const LayerSizes sizes = layer_sizes_from_history(diff_ids(4), history, 112);
+  const LayerSizes sizes = layer_sizes_from_history(4, history, 112);
   EXPECT_THAT(sizes.sizes, ElementsAre(100, 7, 0, 5));
   EXPECT_TRUE(sizes.consistent);
 }
@@ -188,7 +180,7 @@ TEST(LayerSizes, build_args_run_steps_are_candidates) {
                                             {"/bin/sh -c #(nop)  ARG A", 0},
                                             {"|1 A=1 /bin/sh -c mkdir /empty", 0},
                                             {"|1 A=1 /bin/sh -c echo x > /x", 2}});
-  const LayerSizes sizes = layer_sizes_from_history(diff_ids(3), history, 102);
+  const LayerSizes sizes = layer_sizes_from_history(3, history, 102);
   EXPECT_THAT(sizes.sizes, ElementsAre(100, 0, 2));
   EXPECT_TRUE(sizes.consistent);
 }
@@ -199,7 +191,7 @@ TEST(LayerSizes, instruction_keywords_match_whole_words_only) {
   for (const std::string created_by : {"ENVIRONMENT setup", "USERADD app"}) {
     const auto history = history_from_oldest(
         {{"", 100, "Imported from -"}, {created_by, 0}, {"COPY a /a", 5}, {"CMD x", 0}});
-    const LayerSizes sizes = layer_sizes_from_history(diff_ids(3), history, 105);
+    const LayerSizes sizes = layer_sizes_from_history(3, history, 105);
     EXPECT_THAT(sizes.sizes, ElementsAre(100, 0, 5)) << created_by;
   }
 }
@@ -211,24 +203,24 @@ TEST(LayerSizes, squashed_build_keeps_only_the_sized_steps) {
                                             {"/bin/sh -c echo a > /a", 0},
                                             {"/bin/sh -c rm /a", 0},
                                             {"/bin/sh -c echo b > /b", 2}});
-  const LayerSizes sizes = layer_sizes_from_history(diff_ids(2), history, 1982300);
+  const LayerSizes sizes = layer_sizes_from_history(2, history, 1982300);
   EXPECT_THAT(sizes.sizes, ElementsAre(1982298, 2));
   EXPECT_TRUE(sizes.consistent);
 }
 
 TEST(LayerSizes, empty_history_gives_zero_sizes) {
-  const LayerSizes sizes = layer_sizes_from_history(diff_ids(2), {}, 500);
+  const LayerSizes sizes = layer_sizes_from_history(2, {}, 500);
   EXPECT_THAT(sizes.sizes, ElementsAre(0, 0));
   EXPECT_FALSE(sizes.consistent);
 
-  const LayerSizes empty_image = layer_sizes_from_history(diff_ids(1), {}, 0);
+  const LayerSizes empty_image = layer_sizes_from_history(1, {}, 0);
   EXPECT_THAT(empty_image.sizes, ElementsAre(0));
   EXPECT_TRUE(empty_image.consistent);
 }
 
 TEST(LayerSizes, fewer_steps_than_layers_assigns_what_it_can) {
   const auto history = history_from_oldest({{"", 100, "Imported from -"}, {"COPY a /a", 5}});
-  const LayerSizes sizes = layer_sizes_from_history(diff_ids(3), history, 105);
+  const LayerSizes sizes = layer_sizes_from_history(3, history, 105);
   EXPECT_THAT(sizes.sizes, ElementsAre(100, 5, 0));
   EXPECT_TRUE(sizes.consistent);
 }
@@ -236,21 +228,21 @@ TEST(LayerSizes, fewer_steps_than_layers_assigns_what_it_can) {
 TEST(LayerSizes, more_sized_steps_than_layers_keeps_the_oldest) {
   const auto history =
       history_from_oldest({{"", 100, "Imported from -"}, {"COPY a /a", 5}, {"COPY b /b", 7}});
-  const LayerSizes sizes = layer_sizes_from_history(diff_ids(2), history, 112);
+  const LayerSizes sizes = layer_sizes_from_history(2, history, 112);
   EXPECT_THAT(sizes.sizes, ElementsAre(100, 5));
   EXPECT_FALSE(sizes.consistent);
 }
 
 TEST(LayerSizes, inconsistent_when_sizes_do_not_add_up) {
   const auto history = history_from_oldest({k_imported_base, {"/bin/sh -c echo a > /a", 2}});
-  const LayerSizes sizes = layer_sizes_from_history(diff_ids(2), history, 1982301);
+  const LayerSizes sizes = layer_sizes_from_history(2, history, 1982301);
   EXPECT_THAT(sizes.sizes, ElementsAre(1982298, 2));
   EXPECT_FALSE(sizes.consistent);
 }
 
 TEST(LayerSizes, image_without_layers) {
   const auto history = history_from_oldest({{"CMD [\"true\"]", 0}});
-  const LayerSizes sizes = layer_sizes_from_history({}, history, 0);
+  const LayerSizes sizes = layer_sizes_from_history(0, history, 0);
   EXPECT_THAT(sizes.sizes, IsEmpty());
   EXPECT_TRUE(sizes.consistent);
 }

@@ -115,15 +115,15 @@ TEST(PodmanLayerSizes, history_gives_each_layer_and_size_adds_the_image_metadata
   ASSERT_TRUE(image.has_value() && history.has_value());
   ASSERT_EQ(history->size(), 4U) << "the LABEL step made no layer";
 
-  const auto sizes = layer_sizes_from_history(image->diff_ids, *history, image->size,
+  const auto sizes = layer_sizes_from_history(image->diff_ids.size(), *history, image->size,
                                               ImageSizeMeaning::layers_and_metadata);
   // The uncompressed tar size of each layer, as containers-storage records it.
   EXPECT_THAT(sizes.sizes, ElementsAre(2129920, 104960, 202240));
   EXPECT_TRUE(sizes.consistent);
   // Size is 2440040: 3120 bytes more than the layers, the image's config and manifest.
-  EXPECT_FALSE(layer_sizes_from_history(image->diff_ids, *history, image->size).consistent)
+  EXPECT_FALSE(layer_sizes_from_history(image->diff_ids.size(), *history, image->size).consistent)
       << "Docker's meaning of Size does not hold on Podman";
-  EXPECT_FALSE(layer_sizes_from_history(image->diff_ids, *history, 2437119,
+  EXPECT_FALSE(layer_sizes_from_history(image->diff_ids.size(), *history, 2437119,
                                         ImageSizeMeaning::layers_and_metadata)
                    .consistent)
       << "layers larger than the image are still wrong";
