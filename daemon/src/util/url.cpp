@@ -4,19 +4,26 @@ namespace imagegc::util {
 
 std::string percent_encode(std::string_view text, bool keep_slash) {
   static constexpr char k_hex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
+  const auto unreserved = [keep_slash](unsigned char byte) {
+    return (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') ||
+           (byte >= '0' && byte <= '9') || byte == '-' || byte == '.' || byte == '_' ||
+           byte == '~' || (keep_slash && byte == '/');
+  };
+  // Sized first and then written: a cold start encodes an image ID per request.
+  std::size_t size = 0;
+  for (const char c : text) {
+    size += unreserved(static_cast<unsigned char>(c)) ? 1 : 3;
+  }
+  std::string out(size, '\0');
+  char* next = out.data();
   for (const char c : text) {
     const auto byte = static_cast<unsigned char>(c);
-    const bool unreserved = (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') ||
-                            (byte >= '0' && byte <= '9') || byte == '-' || byte == '.' ||
-                            byte == '_' || byte == '~' || (keep_slash && byte == '/');
-    if (unreserved) {
-      out.push_back(c);
+    if (unreserved(byte)) {
+      *next++ = c;
     } else {
-      out.push_back('%');
-      out.push_back(k_hex[byte >> 4]);
-      out.push_back(k_hex[byte & 0x0F]);
+      *next++ = '%';
+      *next++ = k_hex[byte >> 4];
+      *next++ = k_hex[byte & 0x0F];
     }
   }
   return out;
