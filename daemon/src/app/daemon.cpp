@@ -1,5 +1,6 @@
 #include "app/daemon.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <future>
 #include <random>
@@ -99,6 +100,16 @@ std::future<OpenedState> open_state_in_background(const std::string& directory) 
     opened.took = SteadyClock::now() - started;
     return opened;
   });
+}
+
+// Whether a pass neither deleted nor untagged anything, nor met an engine that refused or failed.
+bool left_the_engine_as_it_was(const gc::ExecutionReport& execution) {
+  using Kind = gc::ExecutionReport::Outcome::Kind;
+  return execution.untagged.empty() &&
+         std::all_of(execution.outcomes.begin(), execution.outcomes.end(), [](const auto& outcome) {
+           return outcome.kind == Kind::would_delete || outcome.kind == Kind::skipped ||
+                  outcome.kind == Kind::not_reached;
+         });
 }
 
 class Daemon {
@@ -524,9 +535,11 @@ private:
                               m_data_root, gc::build_prune_available(m_client)};
     const std::uint64_t changes_before = m_plan_input_changes;
     const gc::PassReport report = co_await gc::run_pass(m_client, input);
-    if (m_plan_input_changes == changes_before) {
-      // Nothing changed while it ran (a dry run, or nothing deleted): the pass's plan is the one
-      // the figures would get, and a large host's plan is not made twice in a row.
+    if (m_plan_input_changes == changes_before && left_the_engine_as_it_was(report.execution)) {
+      // Nothing changed while it ran, and it changed nothing (a dry run, or nothing deleted):
+      // the pass's plan is the one the figures would get, and a large host's plan is not made
+      // twice in a row. After a delete it is not: the delete's events may come in only after
+      // the pass returns, and until then the figures would still count what went.
       show_plan(report.plan, changes_before);
     }
     using Kind = gc::ExecutionReport::Outcome::Kind;
