@@ -17,6 +17,7 @@
 #include <iostream>
 #include <map>
 #include <string>
+#include <unordered_map>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -33,7 +34,8 @@ double unix_seconds_now() {
 }
 
 // "GET /images/sha256:ab../json" → "GET /images/{name}/json": one count per kind of request.
-std::map<std::string, std::uint64_t> by_kind(const std::map<std::string, std::uint64_t>& paths) {
+std::map<std::string, std::uint64_t>
+by_kind(const std::unordered_map<std::string, std::uint64_t>& paths) {
   std::map<std::string, std::uint64_t> kinds;
   for (const auto& [path, count] : paths) {
     std::string kind = path;

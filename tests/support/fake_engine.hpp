@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/endpoint.hpp"
@@ -123,7 +124,7 @@ struct FakeEngineStats {
   std::size_t open_connections = 0;
   std::size_t subscribers = 0; // events streams open now
   std::uint64_t events_emitted = 0;
-  std::map<std::string, std::uint64_t> requests_by_path; // "GET /images/json"
+  std::unordered_map<std::string, std::uint64_t> requests_by_path; // "GET /images/json"
 };
 
 class FakeEngine {
