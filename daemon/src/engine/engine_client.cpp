@@ -126,6 +126,16 @@ std::string EngineClient::image_path(std::string_view name, std::string_view suf
   return path("/images/" + util::percent_encode(name, true) + std::string(suffix));
 }
 
+std::vector<std::string> EngineClient::image_paths(const std::vector<std::string>& names,
+                                                   std::string_view suffix) const {
+  std::vector<std::string> paths;
+  paths.reserve(names.size());
+  for (const std::string& name : names) {
+    paths.push_back(image_path(name, suffix));
+  }
+  return paths;
+}
+
 asio::awaitable<Result<ApiVersion>> EngineClient::negotiate() {
   auto response = co_await m_connection.request("GET", "/_ping");
   if (!response) {
@@ -187,23 +197,13 @@ EngineClient::image_history(std::string name) {
 
 asio::awaitable<Result<std::vector<std::optional<ImageDetails>>>>
 EngineClient::inspect_images(std::vector<std::string> names) {
-  std::vector<std::string> targets;
-  targets.reserve(names.size());
-  for (const std::string& name : names) {
-    targets.push_back(image_path(name, "/json"));
-  }
-  co_return co_await fetch_each_if_present(m_connection, std::move(targets),
+  co_return co_await fetch_each_if_present(m_connection, image_paths(names, "/json"),
                                            "GET /images/{name}/json", parse_image_details);
 }
 
 asio::awaitable<Result<std::vector<std::optional<std::vector<HistoryEntry>>>>>
 EngineClient::image_histories(std::vector<std::string> names) {
-  std::vector<std::string> targets;
-  targets.reserve(names.size());
-  for (const std::string& name : names) {
-    targets.push_back(image_path(name, "/history"));
-  }
-  co_return co_await fetch_each_if_present(m_connection, std::move(targets),
+  co_return co_await fetch_each_if_present(m_connection, image_paths(names, "/history"),
                                            "GET /images/{name}/history", parse_image_history);
 }
 

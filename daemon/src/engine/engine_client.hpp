@@ -89,6 +89,8 @@ private:
   std::string path(std::string_view suffix) const;
   // The path of the image `name` (an ID or a reference), then `suffix`.
   std::string image_path(std::string_view name, std::string_view suffix) const;
+  std::vector<std::string> image_paths(const std::vector<std::string>& names,
+                                       std::string_view suffix) const;
 
   HttpConnection m_connection;
   ApiVersion m_api_version = k_min_api_version;

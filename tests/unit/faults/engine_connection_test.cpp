@@ -105,6 +105,17 @@ std::vector<std::string> inspect_targets(const FakeEngine& fake, std::size_t cou
 
 using Answers = std::vector<engine::Result<engine::HttpResponse>>;
 
+// Makes the fake close the connection, unanswered, on a request for `target` (`times`; -1: all).
+void hang_up_on(FakeEngine& fake, const std::string& target, int times) {
+  FaultPlan plan;
+  RequestFault hang_up;
+  hang_up.path_contains = target.substr(std::string("/v1.41").size());
+  hang_up.close_without_answer = true;
+  hang_up.times = times;
+  plan.requests.push_back(hang_up);
+  fake.set_faults(plan);
+}
+
 Answers get_pipelined(FakeEngine& fake, std::vector<std::string> targets,
                       std::size_t* connections_opened = nullptr) {
   asio::io_context io;
@@ -154,13 +165,7 @@ TEST(EnginePipelining, the_rest_of_a_batch_goes_again_when_the_engine_closes_par
   FakeEngine fake;
   fake.add_synthetic_images(10, 12);
   const std::vector<std::string> targets = inspect_targets(fake, 10);
-  FaultPlan plan;
-  RequestFault hang_up;
-  hang_up.path_contains = targets[4].substr(std::string("/v1.41").size());
-  hang_up.close_without_answer = true;
-  hang_up.times = 1;
-  plan.requests.push_back(hang_up);
-  fake.set_faults(plan);
+  hang_up_on(fake, targets[4], 1);
   std::size_t connections = 0;
   const Answers answers = get_pipelined(fake, targets, &connections);
   ASSERT_EQ(answers.size(), targets.size());
@@ -177,12 +182,7 @@ TEST(EnginePipelining, an_engine_that_never_answers_ends_the_batch_with_an_error
   FakeEngine fake;
   fake.add_synthetic_images(5, 13);
   const std::vector<std::string> targets = inspect_targets(fake, 5);
-  FaultPlan plan;
-  RequestFault hang_up;
-  hang_up.path_contains = targets[2].substr(std::string("/v1.41").size());
-  hang_up.close_without_answer = true;
-  plan.requests.push_back(hang_up); // every time
-  fake.set_faults(plan);
+  hang_up_on(fake, targets[2], -1);
   const Answers answers = get_pipelined(fake, targets);
   ASSERT_EQ(answers.size(), 3u);
   EXPECT_TRUE(answers[0] && answers[1]);
