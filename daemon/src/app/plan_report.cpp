@@ -14,7 +14,7 @@ std::string render_plan_table(const policy::Plan& plan) {
   out << "DELETE (" << plan.deletions.size() << ", in this order)\n";
   for (const auto& deletion : plan.deletions) {
     out << "  " << short_id(deletion.image_id) << "  " << util::human_bytes(deletion.bytes) << "  "
-        << tags_text(deletion.tags) << "  [" << deletion.rule << "] " << deletion.reason;
+        << tags_text(deletion.tags) << "  [" << deletion.rule << "] " << deletion.reason();
     if (!deletion.orphaned_parents.empty()) {
       out << "; takes " << deletion.orphaned_parents.size() << " untagged parent"
           << (deletion.orphaned_parents.size() == 1 ? "" : "s");
@@ -47,7 +47,7 @@ std::string render_plan_json(const policy::Plan& plan) {
     deletions.push_back({{"id", deletion.image_id},
                          {"tags", deletion.tags},
                          {"rule", deletion.rule},
-                         {"reason", deletion.reason},
+                         {"reason", deletion.reason()},
                          {"bytes", deletion.bytes},
                          {"pressure", deletion.pressure},
                          {"orphaned_parents", deletion.orphaned_parents}});

@@ -93,7 +93,7 @@ public:
         m_report.reclaimed_bytes += deletion.bytes;
         spdlog::info("dry-run: would delete {} [{}] ({} bytes) by rule {}: {}", deletion.image_id,
                      fmt::join(deletion.tags, ", "), deletion.bytes, deletion.rule,
-                     deletion.reason);
+                     deletion.reason());
       } else {
         m_report.outcomes.push_back(std::move(outcome));
         co_await release(deletion);
@@ -245,7 +245,7 @@ private:
     outcome.kind = Outcome::Kind::deleted;
     m_report.reclaimed_bytes += deletion.bytes;
     spdlog::info("deleted {} [{}] ({} bytes) by rule {}: {}", deletion.image_id,
-                 fmt::join(deletion.tags, ", "), deletion.bytes, deletion.rule, deletion.reason);
+                 fmt::join(deletion.tags, ", "), deletion.bytes, deletion.rule, deletion.reason());
   }
 
   // An engine that does not answer may have done anything: nothing more this pass.

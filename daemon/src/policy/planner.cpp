@@ -18,36 +18,7 @@ namespace {
 
 using graph::ImageState;
 
-// Text of a bounded length in a fixed buffer: a deletion's reason names nothing of unbounded
-// length (no rule or image names), so it is written without allocating and copied out once.
-class ShortText {
-public:
-  ShortText& operator+=(std::string_view part) {
-    append(part.data(), part.size());
-    return *this;
-  }
-  ShortText& operator+=(char character) {
-    if (m_size < m_buffer.size()) {
-      m_buffer[m_size++] = character;
-    }
-    return *this;
-  }
-  void append(const char* data, std::size_t size) {
-    // Never reached by the reasons written here (under 300 bytes); it keeps the buffer whole.
-    size = std::min(size, m_buffer.size() - m_size);
-    std::copy_n(data, size, m_buffer.data() + m_size);
-    m_size += size;
-  }
-  [[nodiscard]] std::string str() const { return {m_buffer.data(), m_size}; }
-
-private:
-  // Not zeroed: only the first m_size bytes are ever read, and one is written per deletion.
-  std::array<char, 512> m_buffer;
-  std::size_t m_size = 0;
-};
-
-// Appends to a std::string or a ShortText.
-template <typename Text> void append_number(Text& text, std::int64_t number) {
+void append_number(std::string& text, std::int64_t number) {
   std::array<char, 24> digits{};
   const char* const end = std::to_chars(digits.data(), digits.data() + digits.size(), number).ptr;
   text.append(digits.data(), static_cast<std::size_t>(end - digits.data()));
@@ -56,7 +27,7 @@ template <typename Text> void append_number(Text& text, std::int64_t number) {
 // "3d4h", "45m", "12s": how long ago, for reasons a person reads: the largest unit that is not
 // zero and the next one when it is not zero either. Appends to `text`: reasons are built for
 // every image of a plan, and this spares a temporary string per duration.
-template <typename Text> void append_duration(Text& text, std::int64_t seconds) {
+void append_duration(std::string& text, std::int64_t seconds) {
   if (seconds < 0) {
     text += "in the future";
     return;
@@ -78,6 +49,11 @@ template <typename Text> void append_duration(Text& text, std::int64_t seconds) 
     append_number(text, parts[unit + 1]);
     text += k_suffixes[unit + 1];
   }
+}
+
+// What an image's age counts from, for reasons (DeletionEvidence::stored).
+std::string_view age_origin(bool stored) {
+  return stored ? "stored" : "created";
 }
 
 std::string quoted(std::string_view text) {
@@ -105,7 +81,7 @@ struct Facts {
   std::size_t containers = 0;
   std::int64_t created = 0;       // unix seconds, as graph::Image::created
   std::int64_t age = 0;           // seconds since created (since stored, on the containerd store)
-  const char* aged = "created";   // what `age` counts from, for reasons
+  bool stored = false;            // `age` counts from the stored time (age_origin)
   std::int64_t idle = 0;          // seconds since last used
   ImageIndex parent = k_no_image; // while the parent is in the graph
   std::uint32_t tag_count = 0;
@@ -237,9 +213,7 @@ public:
       // The age the engine's own prune `until` measures: the config's creation time on the
       // classic store, the image record's local time on the containerd store (graph::Image).
       facts.age = input.now - image->stored_at.value_or(image->created);
-      if (image->stored_at) {
-        facts.aged = "stored";
-      }
+      facts.stored = image->stored_at.has_value();
       std::int64_t last_used = std::max(image->created, image->last_tag_time.value_or(0));
       if (input.last_used) {
         last_used = std::max(last_used, input.last_used(image->id).value_or(0));
@@ -535,7 +509,7 @@ private:
         continue;
       }
       if (protect.min_age && facts.age < protect.min_age->count()) {
-        std::string reason = std::string(facts.aged) + " ";
+        std::string reason = std::string(age_origin(facts.stored)) + " ";
         append_duration(reason, facts.age);
         reason += " ago, younger than protect.min_age ";
         append_duration(reason, protect.min_age->count());
@@ -687,7 +661,7 @@ private:
           }
           std::string& reason = text();
           reason += prefix;
-          reason += facts.aged;
+          reason += age_origin(facts.stored);
           reason += ' ';
           append_duration(reason, facts.age);
           reason += " ago, older_than is ";
@@ -917,58 +891,8 @@ private:
     return chosen;
   }
 
-  // The parts of a deletion's reason that depend on its rule alone, written once per rule
-  // instead of once per deletion.
-  struct RuleConditions {
-    std::string older_than; // " (older_than 14d)", or empty
-    std::string unused_for; // " (unused_for 7d)", or empty
-  };
-
-  static std::vector<RuleConditions> conditions_of(const std::vector<Rule>& rules) {
-    std::vector<RuleConditions> conditions;
-    conditions.reserve(rules.size());
-    for (const Rule& rule : rules) {
-      RuleConditions& texts = conditions.emplace_back();
-      if (rule.older_than) {
-        texts.older_than = " (older_than ";
-        append_duration(texts.older_than, rule.older_than->count());
-        texts.older_than += ')';
-      }
-      if (rule.unused_for) {
-        texts.unused_for = " (unused_for ";
-        append_duration(texts.unused_for, rule.unused_for->count());
-        texts.unused_for += ')';
-      }
-    }
-    return conditions;
-  }
-
-  // What decided a deletion: the image's state, age and idle time beside the rule's conditions.
-  std::string deletion_reason(const Candidate& candidate, const RuleConditions& conditions) const {
-    const Facts& facts = m_facts[candidate.image];
-    ShortText reason;
-    if (candidate.pressure) {
-      reason += "disk pressure, least recently used first: ";
-    }
-    reason += graph::to_string(facts.state);
-    reason += ", ";
-    reason += facts.aged;
-    reason += ' ';
-    append_duration(reason, facts.age);
-    reason += " ago";
-    reason += conditions.older_than;
-    reason += ", last used ";
-    append_duration(reason, facts.idle);
-    reason += " ago";
-    reason += conditions.unused_for;
-    return reason.str();
-  }
-
   // The final list, in order, with bytes, limits and the parents each deletion orphans.
   void emit(Plan& plan, std::vector<Candidate>& chosen, const std::vector<ImageIndex>& order) {
-    // Candidate::rule_index counts in the rules that chose it.
-    const std::vector<RuleConditions> regular_conditions = conditions_of(m_input.policy.rules);
-    const std::vector<RuleConditions> pressure_conditions = conditions_of(m_pressure_rules);
     std::vector<Candidate*> by_image(m_facts.size(), nullptr);
     for (Candidate& candidate : chosen) {
       if (by_image[candidate.image] == nullptr) {
@@ -1002,9 +926,13 @@ private:
       deletion.image_id = m_facts[candidate.image].id;
       deletion.tags = tag_strings(candidate.image);
       deletion.rule = candidate.rule->name;
-      deletion.reason =
-          deletion_reason(candidate, candidate.pressure ? pressure_conditions[candidate.rule_index]
-                                                        : regular_conditions[candidate.rule_index]);
+      const Facts& facts = m_facts[candidate.image];
+      deletion.evidence = {facts.state,
+                           facts.stored,
+                           facts.age,
+                           facts.idle,
+                           candidate.rule->older_than,
+                           candidate.rule->unused_for};
       deletion.bytes = freed[i];
       deletion.pressure = candidate.pressure;
       // The engine prunes each parent without references once its last child is gone.
@@ -1073,6 +1001,34 @@ double DiskStats::used_percent() const {
     return 0.0;
   }
   return 100.0 * static_cast<double>(size_bytes - free_bytes) / static_cast<double>(size_bytes);
+}
+
+std::string PlannedDeletion::reason() const {
+  std::string text;
+  text.reserve(160); // room for the reasons plans give, in one allocation
+  if (pressure) {
+    text += "disk pressure, least recently used first: ";
+  }
+  text += graph::to_string(evidence.state);
+  text += ", ";
+  text += age_origin(evidence.stored);
+  text += ' ';
+  append_duration(text, evidence.age);
+  text += " ago";
+  if (evidence.older_than) {
+    text += " (older_than ";
+    append_duration(text, evidence.older_than->count());
+    text += ')';
+  }
+  text += ", last used ";
+  append_duration(text, evidence.idle);
+  text += " ago";
+  if (evidence.unused_for) {
+    text += " (unused_for ";
+    append_duration(text, evidence.unused_for->count());
+    text += ')';
+  }
+  return text;
 }
 
 std::string_view to_string(KeepReason reason) {

@@ -50,14 +50,30 @@ enum class KeepReason {
 
 std::string_view to_string(KeepReason reason);
 
+// The measured values that decided a deletion, beside its rule's conditions. Kept as values and
+// put into words on demand (PlannedDeletion::reason): a plan holds a deletion for most images of
+// a large host, and most of their reasons are never read.
+struct DeletionEvidence {
+  graph::ImageState state = graph::ImageState::dangling;
+  bool stored = false;   // `age` counts from when the image was stored (containerd), not created
+  std::int64_t age = 0;  // seconds
+  std::int64_t idle = 0; // seconds since last used
+  std::optional<Seconds> older_than; // the rule's
+  std::optional<Seconds> unused_for; // the rule's
+};
+
 struct PlannedDeletion {
   std::string image_id;
   std::vector<std::string> tags; // deleted one by one before the image; empty: by ID
   std::string rule;
-  std::string reason;                        // the measured values that decided it
+  DeletionEvidence evidence;
   std::int64_t bytes = 0;                    // freed, given the deletions before it
   bool pressure = false;                     // chosen by disk pressure (least recently used first)
   std::vector<std::string> orphaned_parents; // untagged parents the engine removes with it
+
+  // The measured values that decided it, in words: "dangling, created 3d ago (older_than 1d),
+  // last used 3d ago".
+  [[nodiscard]] std::string reason() const;
 };
 
 struct KeptImage {

@@ -278,9 +278,9 @@ TEST(Planner, reasons_name_the_values_that_decided_in_their_largest_two_units) {
   const auto plan = plan_for(graph, policy);
   ASSERT_EQ(plan.deletions.size(), 2U);
   EXPECT_EQ(plan.deletions[0].image_id, "sha256:a");
-  EXPECT_EQ(plan.deletions[0].reason,
+  EXPECT_EQ(plan.deletions[0].reason(),
             "tagged, created 3d4h ago (older_than 1d), last used 3d4h ago (unused_for 1d)");
-  EXPECT_EQ(plan.deletions[1].reason,
+  EXPECT_EQ(plan.deletions[1].reason(),
             "tagged, created 2d ago (older_than 1d), last used 2d ago (unused_for 1d)");
   ASSERT_NE(kept(plan, "sha256:c"), nullptr);
   EXPECT_EQ(kept(plan, "sha256:c")->reason, "rule \"old\": created 10h ago, older_than is 1d");

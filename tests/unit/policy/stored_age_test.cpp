@@ -53,8 +53,8 @@ TEST(StoredAge, a_dangling_record_made_recently_is_young_however_old_its_config)
       std::find_if(plan.deletions.begin(), plan.deletions.end(), [](const auto& deletion) {
         return deletion.image_id == "sha256:long-dangling";
       });
-  EXPECT_NE(long_dangling->reason.find("stored 2d ago"), std::string::npos)
-      << long_dangling->reason;
+  EXPECT_NE(long_dangling->reason().find("stored 2d ago"), std::string::npos)
+      << long_dangling->reason();
 
   ASSERT_EQ(plan.kept.size(), 1u);
   EXPECT_EQ(plan.kept.front().image_id, "sha256:just-dangling");
