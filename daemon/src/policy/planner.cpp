@@ -12,6 +12,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include <boost/sort/spreadsort/integer_sort.hpp>
+
 namespace imagegc::policy {
 
 namespace {
@@ -191,7 +193,13 @@ class Planner {
 public:
   explicit Planner(const PlanInput& input) : m_input(input), m_graph(input.graph) {
     m_images = m_graph.unsorted_images();
-    std::sort(m_images.begin(), m_images.end(), std::less<const graph::Image*>{});
+    // By address, radix sorted: what std::sort would give, in a fraction of the time.
+    boost::sort::spreadsort::integer_sort(
+        m_images.begin(), m_images.end(),
+        [](const graph::Image* image, unsigned shift) {
+          return reinterpret_cast<std::uintptr_t>(image) >> shift;
+        },
+        std::less<const graph::Image*>{});
     const std::size_t count = m_images.size();
     m_facts.resize(count);
     m_kept.resize(count);
