@@ -115,12 +115,15 @@ constexpr std::uint32_t k_no_repository = std::numeric_limits<std::uint32_t>::ma
 
 // Whether each repository matches one selector's repository patterns, decided on first use: a
 // host has far fewer repositories than tags, and a rule asks about every image it looks at.
+// Repositories are numbered while the images are read, so the list grows with them.
 class RepositoryMatches {
 public:
-  RepositoryMatches(const std::vector<Pattern>& patterns, std::size_t repository_count)
-      : m_patterns(&patterns), m_known(repository_count, k_unknown) {}
+  explicit RepositoryMatches(const std::vector<Pattern>& patterns) : m_patterns(&patterns) {}
 
   bool matches(std::uint32_t repository, std::string_view name) {
+    if (repository >= m_known.size()) {
+      m_known.resize(repository + 1, k_unknown);
+    }
     std::int8_t& known = m_known[repository];
     if (known == k_unknown) {
       known = any_matches(*m_patterns, name) ? 1 : 0;
@@ -174,20 +177,26 @@ struct Keep {
   }
 }
 
-// The same for the images' labels, which the rules' selectors read.
+// The same for the labels of the images a pass reads, which the rules' selectors read: the
+// images are `images[indexes[...]]`, in memory order.
 [[gnu::always_inline]] inline void
-prefetch_labels_ahead(std::span<const graph::Image* const> images, std::size_t index) {
+prefetch_labels_ahead(std::span<const graph::Image* const> images,
+                      std::span<const std::uint32_t> indexes, std::size_t position) {
   constexpr std::size_t k_distance = 8;
-  if (index + 2 * k_distance < images.size()) {
-    __builtin_prefetch(&images[index + 2 * k_distance]->labels);
+  if (position + 2 * k_distance < indexes.size()) {
+    __builtin_prefetch(&images[indexes[position + 2 * k_distance]]->labels);
   }
-  if (index + k_distance < images.size()) {
-    const auto& labels = images[index + k_distance]->labels;
+  if (position + k_distance < indexes.size()) {
+    const auto& labels = images[indexes[position + k_distance]]->labels;
     if (!labels.empty()) {
       __builtin_prefetch(&*labels.begin());
     }
   }
 }
+
+// By image, the rule that takes it (its index in the rules evaluated), or one of these.
+constexpr std::uint32_t k_no_rule = std::numeric_limits<std::uint32_t>::max(); // none selects it
+constexpr std::uint32_t k_undecided = k_no_rule - 1;                           // not looked at yet
 
 class Planner {
 public:
@@ -203,10 +212,18 @@ public:
     const std::size_t count = m_images.size();
     m_facts.resize(count);
     m_kept.resize(count);
+    m_regular_rule_of.assign(count, k_undecided);
+    for (const Rule& rule : input.policy.rules) {
+      m_regular_matches.emplace_back(rule.select.repositories);
+    }
 
+    // The one pass that reads the graph's images (bar their IDs, which id_order reads, and the
+    // texts a plan copies): on a large host each image is a few cache misses away, so whatever
+    // depends on an image's own data alone is decided while it is at hand.
     std::vector<std::uint32_t> child_counts(count, 0);
     m_tag_start.reserve(count + 1);
-    for (std::size_t index = 0; index < count; ++index) {
+    m_tag_start.push_back(0);
+    for (ImageIndex index = 0; index < count; ++index) {
       prefetch_ahead(m_images, index);
       const graph::Image* image = m_images[index];
       Facts& facts = m_facts[index];
@@ -228,10 +245,17 @@ public:
       }
       facts.idle = input.now - last_used;
       facts.tag_count = static_cast<std::uint32_t>(image->tags.size());
-      m_tag_start.push_back(static_cast<std::uint32_t>(m_tags.size()));
       index_tags(*image);
+      m_tag_start.push_back(static_cast<std::uint32_t>(m_tags.size()));
+      protect_by_own_data(index);
+      // The state of an image without tags depends on its children, known once all are read:
+      // evaluate_rules takes those.
+      if (facts.tag_count > 0 && !m_kept[index]) {
+        facts.state = ImageState::tagged;
+        m_regular_rule_of[index] =
+            first_rule_selecting(input.policy.rules, m_regular_matches, index);
+      }
     }
-    m_tag_start.push_back(static_cast<std::uint32_t>(m_tags.size()));
     // ID order, its IDs read in memory order.
     m_by_id = graph::id_order(m_images);
     m_id_rank.resize(count);
@@ -325,6 +349,7 @@ private:
                    .emplace(name, static_cast<std::uint32_t>(m_repository_names.size()))
                    .first;
           m_repository_names.push_back(name);
+          find_possible_references(name);
         }
         previous = repository;
         previous_number = it->second;
@@ -487,7 +512,37 @@ private:
     return m_text;
   }
 
-  // Protections come first and nothing overrides them. Returns the images still open, in ID
+  // The protections that an image's own data decides, in their order: its containers, its tags
+  // and digests, its labels, its age. Called by the pass that reads the image, before any other
+  // decision; apply_protections adds protect.newest_per_repository, which compares images.
+  void protect_by_own_data(ImageIndex index) {
+    const Protections& protect = m_input.policy.protect;
+    const Facts& facts = m_facts[index];
+    if (facts.containers > 0) {
+      keep(index, KeepReason::in_use,
+           "used by " + std::to_string(facts.containers) + " container" +
+               (facts.containers == 1 ? "" : "s"));
+      return;
+    }
+    if (auto reference = protected_reference(index); reference) {
+      keep(index, KeepReason::protected_reference, std::move(*reference));
+      return;
+    }
+    if (auto label = protected_label(*facts.image); label) {
+      keep(index, KeepReason::protected_label, std::move(*label));
+      return;
+    }
+    if (protect.min_age && facts.age < protect.min_age->count()) {
+      std::string reason = std::string(age_origin(facts.stored)) + " ";
+      append_duration(reason, facts.age);
+      reason += " ago, younger than protect.min_age ";
+      append_duration(reason, protect.min_age->count());
+      keep(index, KeepReason::protected_min_age, std::move(reason));
+    }
+  }
+
+  // Protections come first and nothing overrides them: protect_by_own_data has kept what it
+  // protects, this adds protect.newest_per_repository. Returns the images still open, in ID
   // order.
   std::vector<ImageIndex> apply_protections() {
     const Protections& protect = m_input.policy.protect;
@@ -495,34 +550,12 @@ private:
     if (protect.newest_per_repository) {
       newest = newest_per_repository(m_by_id, *protect.newest_per_repository);
     }
-    find_possible_references();
-    // In memory order, as the protections read the graph's tags, digests and labels.
+    // In memory order, as the planner's facts and decisions lie.
     std::vector<bool> is_open(m_facts.size(), false);
     for (ImageIndex index = 0; index < m_facts.size(); ++index) {
-      prefetch_ahead(m_images, index);
       const Facts& facts = m_facts[index];
-      const graph::Image& image = *facts.image;
-      if (facts.containers > 0) {
-        keep(index, KeepReason::in_use,
-             "used by " + std::to_string(facts.containers) + " container" +
-                 (facts.containers == 1 ? "" : "s"));
-        continue;
-      }
-      if (auto reference = protected_reference(index); reference) {
-        keep(index, KeepReason::protected_reference, std::move(*reference));
-        continue;
-      }
-      if (auto label = protected_label(image); label) {
-        keep(index, KeepReason::protected_label, std::move(*label));
-        continue;
-      }
-      if (protect.min_age && facts.age < protect.min_age->count()) {
-        std::string reason = std::string(age_origin(facts.stored)) + " ";
-        append_duration(reason, facts.age);
-        reason += " ago, younger than protect.min_age ";
-        append_duration(reason, protect.min_age->count());
-        keep(index, KeepReason::protected_min_age, std::move(reason));
-        continue;
+      if (m_kept[index]) {
+        continue; // protect_by_own_data
       }
       if (!newest.empty() && newest[index] != k_no_repository) {
         keep(index, KeepReason::protected_newest,
@@ -546,17 +579,12 @@ private:
     return open;
   }
 
-  // For each repository and protect.references pattern, whether the pattern may match a tag of
-  // the repository (Pattern::may_match_starting_with): most patterns rule most repositories out
-  // once, instead of being matched against each of their tags.
-  void find_possible_references() {
-    const std::vector<Pattern>& patterns = m_input.policy.protect.references;
-    m_reference_possible.resize(m_repository_names.size() * patterns.size());
-    for (std::size_t repository = 0; repository < m_repository_names.size(); ++repository) {
-      for (std::size_t pattern = 0; pattern < patterns.size(); ++pattern) {
-        m_reference_possible[repository * patterns.size() + pattern] =
-            patterns[pattern].may_match_starting_with(m_repository_names[repository]);
-      }
+  // For a repository just numbered and each protect.references pattern, whether the pattern may
+  // match a tag of the repository (Pattern::may_match_starting_with): most patterns rule most
+  // repositories out once, instead of being matched against each of their tags.
+  void find_possible_references(std::string_view repository) {
+    for (const Pattern& pattern : m_input.policy.protect.references) {
+      m_reference_possible.push_back(pattern.may_match_starting_with(repository));
     }
   }
 
@@ -602,32 +630,54 @@ private:
   }
 
   // Each image belongs to the first rule that selects it; the rule's conditions then decide.
+  // The first of `rules` that selects the image, or k_no_rule.
+  std::uint32_t first_rule_selecting(const std::vector<Rule>& rules,
+                                     std::vector<RepositoryMatches>& repository_matches,
+                                     ImageIndex image) const {
+    for (std::uint32_t index = 0; index < rules.size(); ++index) {
+      if (selects(rules[index].select, repository_matches[index], image)) {
+        return index;
+      }
+    }
+    return k_no_rule;
+  }
+
   std::vector<Candidate> evaluate_rules(const std::vector<Rule>& rules,
                                         const std::vector<ImageIndex>& images, bool pressure) {
+    if (!pressure) {
+      return evaluate_rules(rules, m_regular_matches, std::move(m_regular_rule_of), images, false);
+    }
     std::vector<RepositoryMatches> repository_matches;
     repository_matches.reserve(rules.size());
     for (const Rule& rule : rules) {
-      repository_matches.emplace_back(rule.select.repositories, m_repository_names.size());
+      repository_matches.emplace_back(rule.select.repositories);
     }
-    // The rule that takes each image, decided in memory order (selectors read the graph's tags
-    // and labels); then each rule's images listed in the order given.
-    constexpr std::uint32_t k_no_rule = std::numeric_limits<std::uint32_t>::max();
-    std::vector<std::uint32_t> rule_of(m_facts.size(), k_no_rule);
+    return evaluate_rules(rules, repository_matches,
+                          std::vector<std::uint32_t>(m_facts.size(), k_undecided), images, true);
+  }
+
+  // `rule_of` holds, by image, the rule that takes it where that is already decided (the pass
+  // that reads the images decides it for tagged ones) and k_undecided elsewhere.
+  std::vector<Candidate> evaluate_rules(const std::vector<Rule>& rules,
+                                        std::vector<RepositoryMatches>& repository_matches,
+                                        std::vector<std::uint32_t> rule_of,
+                                        const std::vector<ImageIndex>& images, bool pressure) {
+    // The rule that takes each image not yet decided, in memory order (selectors read the
+    // graph's tags and labels); then each rule's images listed in the order given.
     std::vector<bool> listed(m_facts.size(), false);
     for (const ImageIndex image : images) {
       listed[image] = true;
     }
+    std::vector<ImageIndex> undecided;
     for (ImageIndex image = 0; image < m_facts.size(); ++image) {
-      prefetch_labels_ahead(m_images, image);
-      if (!listed[image]) {
-        continue;
+      if (listed[image] && rule_of[image] == k_undecided) {
+        undecided.push_back(image);
       }
-      for (std::uint32_t index = 0; index < rules.size(); ++index) {
-        if (selects(rules[index].select, repository_matches[index], image)) {
-          rule_of[image] = index;
-          break;
-        }
-      }
+    }
+    for (std::size_t position = 0; position < undecided.size(); ++position) {
+      prefetch_labels_ahead(m_images, undecided, position);
+      const ImageIndex image = undecided[position];
+      rule_of[image] = first_rule_selecting(rules, repository_matches, image);
     }
     std::vector<std::vector<ImageIndex>> selected(rules.size());
     for (const ImageIndex image : images) {
@@ -997,6 +1047,10 @@ private:
   std::vector<std::optional<Keep>> m_kept; // by image
   std::vector<bool> m_removed;             // by image, once emitted
   std::vector<Rule> m_pressure_rules;
+  // By image, the policy's rule that takes it, decided for tagged images as they are read
+  // (k_undecided for the others); and by rule, its repository matches (evaluate_rules).
+  std::vector<std::uint32_t> m_regular_rule_of;
+  std::vector<RepositoryMatches> m_regular_matches;
   // By repository, then protect.references pattern (find_possible_references).
   std::vector<bool> m_reference_possible;
   std::string m_text; // the reason being written (text())
