@@ -4,10 +4,12 @@
 #include <array>
 #include <charconv>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <iterator>
 #include <limits>
+#include <ranges>
 #include <span>
 #include <unordered_map>
 #include <utility>
@@ -316,8 +318,7 @@ public:
       }
       const ImageIndex index = m_by_id[rank];
       if (std::optional<Keep>& kept = m_kept[index]; kept) {
-        plan.kept.push_back({std::string(m_facts[index].id), tag_strings(index), kept->why,
-                             std::move(kept->reason)});
+        plan.kept.push_back({names_of(index), kept->why, std::move(kept->reason)});
       }
     }
     return plan;
@@ -373,15 +374,10 @@ private:
     }
   }
 
-  // The tags for the plan, copied from the views: the image's own vector is not read again.
-  std::vector<std::string> tag_strings(ImageIndex image) const {
-    const std::span<const Tag> tags = tags_of(image);
-    std::vector<std::string> strings;
-    strings.reserve(tags.size());
-    for (const Tag& tag : tags) {
-      strings.emplace_back(tag.text);
-    }
-    return strings;
+  // The image's ID and tags for the plan, copied from the views: the image's own vector is not
+  // read again.
+  ImageNames names_of(ImageIndex image) const {
+    return {m_facts[image].id, tags_of(image) | std::views::transform(&Tag::text)};
   }
 
   std::span<const ImageIndex> children_of(ImageIndex image) const {
@@ -981,8 +977,7 @@ private:
         continue;
       }
       PlannedDeletion& deletion = plan.deletions.emplace_back();
-      deletion.image_id = m_facts[candidate.image].id;
-      deletion.tags = tag_strings(candidate.image);
+      deletion.image = names_of(candidate.image);
       deletion.rule = candidate.rule->name;
       const Facts& facts = m_facts[candidate.image];
       deletion.evidence = {facts.state,
@@ -1063,6 +1058,37 @@ double DiskStats::used_percent() const {
     return 0.0;
   }
   return 100.0 * static_cast<double>(size_bytes - free_bytes) / static_cast<double>(size_bytes);
+}
+
+void ImageNames::start(std::string_view id, std::size_t tag_count, std::size_t text_size) {
+  m_tag_sizes_end = static_cast<std::uint32_t>(tag_count * sizeof(std::uint32_t));
+  m_id_size = static_cast<std::uint32_t>(id.size());
+  m_text.reserve(m_tag_sizes_end + text_size);
+  m_text.resize(m_tag_sizes_end);
+  m_text += id;
+}
+
+void ImageNames::add_tag(std::size_t position, std::string_view tag) {
+  const auto size = static_cast<std::uint32_t>(tag.size());
+  std::memcpy(m_text.data() + position * sizeof(size), &size, sizeof(size));
+  m_text += tag;
+}
+
+std::string_view ImageNames::id() const {
+  return std::string_view(m_text).substr(m_tag_sizes_end, m_id_size);
+}
+
+std::vector<std::string_view> ImageNames::tags() const {
+  std::vector<std::string_view> tags;
+  tags.reserve(tag_count());
+  std::size_t offset = m_tag_sizes_end + m_id_size;
+  for (std::size_t position = 0; position < tag_count(); ++position) {
+    std::uint32_t size = 0;
+    std::memcpy(&size, m_text.data() + position * sizeof(size), sizeof(size));
+    tags.push_back(std::string_view(m_text).substr(offset, size));
+    offset += size;
+  }
+  return tags;
 }
 
 std::string PlannedDeletion::reason() const {
