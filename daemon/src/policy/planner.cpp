@@ -515,9 +515,11 @@ private:
     const Protections& protect = m_input.policy.protect;
     const Facts& facts = m_facts[index];
     if (facts.containers > 0) {
-      keep(index, KeepReason::in_use,
-           "used by " + std::to_string(facts.containers) + " container" +
-               (facts.containers == 1 ? "" : "s"));
+      std::string& reason = text();
+      reason += "used by ";
+      append_number(reason, static_cast<std::int64_t>(facts.containers));
+      reason += facts.containers == 1 ? " container" : " containers";
+      keep_text(index, KeepReason::in_use);
       return;
     }
     if (auto reference = protected_reference(index); reference) {
@@ -554,10 +556,13 @@ private:
         continue; // protect_by_own_data
       }
       if (!newest.empty() && newest[index] != k_no_repository) {
-        keep(index, KeepReason::protected_newest,
-             "among the newest " + std::to_string(*protect.newest_per_repository) + " of " +
-                 std::string(m_repository_names[newest[index]]) +
-                 " (protect.newest_per_repository)");
+        std::string& reason = text();
+        reason += "among the newest ";
+        append_number(reason, *protect.newest_per_repository);
+        reason += " of ";
+        reason += m_repository_names[newest[index]];
+        reason += " (protect.newest_per_repository)";
+        keep_text(index, KeepReason::protected_newest);
         continue;
       }
       if (facts.state == ImageState::intermediate) {
@@ -773,8 +778,11 @@ private:
       if (goes[candidate.image]) {
         removable.push_back(candidate);
       } else {
-        keep(candidate.image, KeepReason::kept_children,
-             "rule " + quoted(candidate.rule->name) + " selects it, but child images stay");
+        std::string& reason = text();
+        reason += "rule \"";
+        reason += candidate.rule->name;
+        reason += "\" selects it, but child images stay";
+        keep_text(candidate.image, KeepReason::kept_children);
       }
     }
     return removable;
