@@ -9,7 +9,6 @@
 #include <functional>
 #include <iterator>
 #include <limits>
-#include <ranges>
 #include <span>
 #include <unordered_map>
 #include <utility>
@@ -376,8 +375,12 @@ private:
 
   // The image's ID and tags for the plan, copied from the views: the image's own vector is not
   // read again.
-  ImageNames names_of(ImageIndex image) const {
-    return {m_facts[image].id, tags_of(image) | std::views::transform(&Tag::text)};
+  ImageNames names_of(ImageIndex image) {
+    m_tag_texts.clear();
+    for (const Tag& tag : tags_of(image)) {
+      m_tag_texts.push_back(tag.text);
+    }
+    return {m_facts[image].id, m_tag_texts};
   }
 
   std::span<const ImageIndex> children_of(ImageIndex image) const {
@@ -1056,7 +1059,8 @@ private:
   std::vector<RepositoryMatches> m_regular_matches;
   // By repository, then protect.references pattern (find_possible_references).
   std::vector<bool> m_reference_possible;
-  std::string m_text; // the reason being written (text())
+  std::string m_text;                        // the reason being written (text())
+  std::vector<std::string_view> m_tag_texts; // the tags names_of copies, kept between images
 };
 
 } // namespace
