@@ -61,13 +61,13 @@ rules:
     std::vector<CommandResult> created(k_batch);
     std::vector<std::thread> creators;
     for (std::size_t i = 0; i < k_batch; ++i) {
-      ASSERT_EQ(batch.deletions[i].tags.size(), 1u);
+      ASSERT_EQ(batch.deletions[i].image.tag_count(), 1u);
       const auto delay = std::chrono::milliseconds(std::uniform_int_distribution(0, 250)(random));
       creators.emplace_back([&, i, delay] {
         std::this_thread::sleep_for(delay);
-        created[i] = run_command("DOCKER_HOST=" + engine().host() +
-                                 " docker create --pull never --network none " +
-                                 batch.deletions[i].tags.front() + " true 2>&1");
+        created[i] = run_command(
+            "DOCKER_HOST=" + engine().host() + " docker create --pull never --network none " +
+            std::string(batch.deletions[i].image.tags().front()) + " true 2>&1");
       });
     }
     const auto report = engine().call<gc::ExecutionReport>(
@@ -84,7 +84,7 @@ rules:
       const auto& outcome = report.outcomes[i];
       ASSERT_NE(outcome.kind, Kind::failed) << outcome.detail;
       const bool image_exists =
-          engine().try_docker("image inspect " + deletion.image_id).exit_code == 0;
+          engine().try_docker("image inspect " + std::string(deletion.image.id())).exit_code == 0;
       if (created[i].exit_code != 0) {
         EXPECT_FALSE(image_exists) << "the create failed for another reason: " << created[i].output;
         EXPECT_EQ(outcome.kind, Kind::deleted) << outcome.detail;
@@ -94,13 +94,16 @@ rules:
       const auto container = created[i].output.substr(0, 64);
       if (!image_exists) {
         ++in_use_deletions;
-        ADD_FAILURE() << "the image " << deletion.image_id << " of container " << container
+        ADD_FAILURE() << "the image " << deletion.image.id() << " of container " << container
                       << " was deleted; the pass said: " << outcome.detail;
       } else {
         ++kept_for_the_container;
         EXPECT_TRUE(outcome.kind == Kind::conflict || outcome.kind == Kind::skipped)
             << outcome.detail;
-        EXPECT_EQ(engine().try_docker("image inspect " + deletion.tags.front()).exit_code, 0)
+        EXPECT_EQ(engine()
+                      .try_docker("image inspect " + std::string(deletion.image.tags().front()))
+                      .exit_code,
+                  0)
             << "a kept image has its tag back";
       }
       engine().try_docker("rm " + container);

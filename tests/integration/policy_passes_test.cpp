@@ -200,7 +200,7 @@ TEST_F(PolicyPasses, an_image_that_gains_a_container_after_planning_survives) {
   policy.rules = {unused};
   const auto plan = policy::make_plan({graph, policy, std::time(nullptr), std::nullopt, {}});
   ASSERT_TRUE(std::any_of(plan.deletions.begin(), plan.deletions.end(),
-                          [&](const auto& deletion) { return deletion.image_id == id; }));
+                          [&](const auto& deletion) { return deletion.image.id() == id; }));
 
   // A job starts from the image between planning and deleting; the live graph sees it.
   engine().docker("create --network none late/user:1 true");

@@ -13,8 +13,9 @@ std::string render_plan_table(const policy::Plan& plan) {
   std::ostringstream out;
   out << "DELETE (" << plan.deletions.size() << ", in this order)\n";
   for (const auto& deletion : plan.deletions) {
-    out << "  " << short_id(deletion.image_id) << "  " << util::human_bytes(deletion.bytes) << "  "
-        << tags_text(deletion.tags) << "  [" << deletion.rule << "] " << deletion.reason;
+    out << "  " << short_id(deletion.image.id()) << "  " << util::human_bytes(deletion.bytes)
+        << "  " << tags_text(deletion.image.tags()) << "  [" << deletion.rule << "] "
+        << deletion.reason();
     if (!deletion.orphaned_parents.empty()) {
       out << "; takes " << deletion.orphaned_parents.size() << " untagged parent"
           << (deletion.orphaned_parents.size() == 1 ? "" : "s");
@@ -23,8 +24,8 @@ std::string render_plan_table(const policy::Plan& plan) {
   }
   out << "KEEP (" << plan.kept.size() << ")\n";
   for (const auto& kept : plan.kept) {
-    out << "  " << short_id(kept.image_id) << "  " << tags_text(kept.tags) << "  " << kept.reason
-        << '\n';
+    out << "  " << short_id(kept.image.id()) << "  " << tags_text(kept.image.tags()) << "  "
+        << kept.reason << '\n';
   }
   out << "\nreclaims " << util::human_bytes(plan.reclaim_bytes);
   if (plan.pressure) {
@@ -44,18 +45,18 @@ std::string render_plan_table(const policy::Plan& plan) {
 std::string render_plan_json(const policy::Plan& plan) {
   nlohmann::ordered_json deletions = nlohmann::ordered_json::array();
   for (const auto& deletion : plan.deletions) {
-    deletions.push_back({{"id", deletion.image_id},
-                         {"tags", deletion.tags},
+    deletions.push_back({{"id", deletion.image.id()},
+                         {"tags", deletion.image.tags()},
                          {"rule", deletion.rule},
-                         {"reason", deletion.reason},
+                         {"reason", deletion.reason()},
                          {"bytes", deletion.bytes},
                          {"pressure", deletion.pressure},
                          {"orphaned_parents", deletion.orphaned_parents}});
   }
   nlohmann::ordered_json kept = nlohmann::ordered_json::array();
   for (const auto& image : plan.kept) {
-    kept.push_back({{"id", image.image_id},
-                    {"tags", image.tags},
+    kept.push_back({{"id", image.image.id()},
+                    {"tags", image.image.tags()},
                     {"reason", image.reason},
                     {"why", policy::to_string(image.why)}});
   }

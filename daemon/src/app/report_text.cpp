@@ -9,15 +9,20 @@ std::string short_id(std::string_view id) {
   return std::string(id.substr(0, 12));
 }
 
-std::string tags_text(const std::vector<std::string>& tags) {
+std::string tags_text(const std::vector<std::string_view>& tags) {
   if (tags.empty()) {
     return "<none>";
   }
   std::string text;
-  for (const auto& tag : tags) {
-    text += (text.empty() ? "" : ", ") + tag;
+  for (const std::string_view tag : tags) {
+    text += text.empty() ? "" : ", ";
+    text += tag;
   }
   return text;
+}
+
+std::string tags_text(const std::vector<std::string>& tags) {
+  return tags_text(std::vector<std::string_view>(tags.begin(), tags.end()));
 }
 
 } // namespace imagegc::app

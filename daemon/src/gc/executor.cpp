@@ -25,29 +25,30 @@ namespace {
 // Why the image must not be deleted on this plan any more, or nullopt when it still may.
 std::optional<std::string> changed_since_planning(const graph::ImageGraph& live,
                                                   const policy::PlannedDeletion& deletion) {
-  const graph::Image* image = live.find_image(deletion.image_id);
+  const graph::Image* image = live.find_image(deletion.image.id());
   if (image == nullptr) {
     return "already gone";
   }
-  if (const auto containers = live.containers_using(deletion.image_id); containers > 0) {
+  if (const auto containers = live.containers_using(deletion.image.id()); containers > 0) {
     return "a container uses it now (" + std::to_string(containers) + ")";
   }
+  const std::vector<std::string_view> planned_tags = deletion.image.tags();
   for (const std::string& tag : image->tags) {
-    if (std::find(deletion.tags.begin(), deletion.tags.end(), tag) == deletion.tags.end()) {
+    if (std::find(planned_tags.begin(), planned_tags.end(), tag) == planned_tags.end()) {
       return "it gained the tag " + tag + " since planning";
     }
   }
   // A tag that left the image (a rebuild moved it) must not be deleted by name: it now names
   // the new image. The next pass plans the old one again under what it is now.
-  for (const std::string& tag : deletion.tags) {
+  for (const std::string_view tag : planned_tags) {
     if (std::find(image->tags.begin(), image->tags.end(), tag) == image->tags.end()) {
-      return "its tag " + tag + " moved or was removed since planning";
+      return "its tag " + std::string(tag) + " moved or was removed since planning";
     }
   }
   return std::nullopt;
 }
 
-bool contains(const std::vector<std::string>& values, const std::string& value) {
+bool contains(const std::vector<std::string>& values, std::string_view value) {
   return std::find(values.begin(), values.end(), value) != values.end();
 }
 
@@ -78,7 +79,11 @@ public:
   asio::awaitable<ExecutionReport> run(const policy::Plan& plan) {
     const auto started = Clock::now();
     for (const policy::PlannedDeletion& deletion : plan.deletions) {
-      Outcome outcome{deletion.image_id, deletion.rule, Outcome::Kind::deleted, {}, deletion.bytes};
+      Outcome outcome{std::string(deletion.image.id()),
+                      deletion.rule,
+                      Outcome::Kind::deleted,
+                      {},
+                      deletion.bytes};
       if (!m_report.stopped_early && m_options.max_duration &&
           Clock::now() - started >= *m_options.max_duration) {
         m_report.stopped_early = true;
@@ -91,9 +96,9 @@ public:
       } else if (m_options.mode == policy::Mode::dry_run) {
         outcome.kind = Outcome::Kind::would_delete;
         m_report.reclaimed_bytes += deletion.bytes;
-        spdlog::info("dry-run: would delete {} [{}] ({} bytes) by rule {}: {}", deletion.image_id,
-                     fmt::join(deletion.tags, ", "), deletion.bytes, deletion.rule,
-                     deletion.reason);
+        spdlog::info("dry-run: would delete {} [{}] ({} bytes) by rule {}: {}", deletion.image.id(),
+                     fmt::join(deletion.image.tags(), ", "), deletion.bytes, deletion.rule,
+                     deletion.reason());
       } else {
         m_report.outcomes.push_back(std::move(outcome));
         co_await release(deletion);
@@ -119,18 +124,20 @@ private:
   // Phase one: the hold reference, then the planned tags, each checked with the engine first.
   asio::awaitable<void> release(const policy::PlannedDeletion& deletion) {
     const std::size_t index = m_report.outcomes.size() - 1;
-    Pending pending{index, &deletion, deletion.image_id, {}};
-    if (deletion.tags.empty()) {
+    const std::string image_id(deletion.image.id());
+    Pending pending{index, &deletion, image_id, {}};
+    if (deletion.image.tag_count() == 0) {
       m_pending.push_back(std::move(pending));
       co_return;
     }
-    const auto hold = engine::hold_reference(deletion.image_id);
-    if (auto held = co_await m_client.tag_image(deletion.image_id, hold); !held) {
-      stop(index, "holding", deletion.image_id, held.error());
+    const auto hold = engine::hold_reference(image_id);
+    if (auto held = co_await m_client.tag_image(image_id, hold); !held) {
+      stop(index, "holding", image_id, held.error());
       co_return;
     }
     pending.name = hold;
-    for (const std::string& tag : deletion.tags) {
+    for (const std::string_view planned_tag : deletion.image.tags()) {
+      const std::string tag(planned_tag);
       // The live graph follows the events with a lag: the engine says where the tag points
       // now, immediately before the untag, which leaves a window of one request.
       const auto target = co_await m_client.inspect_image(tag);
@@ -138,7 +145,7 @@ private:
         stop(index, "reading", tag, target.error());
         co_return; // the hold stays: the next pass sees the image untagged and plans it again
       }
-      if (!*target || (*target)->id != deletion.image_id) {
+      if (!*target || (*target)->id != image_id) {
         keep(m_report.outcomes[index], Outcome::Kind::skipped,
              *target ? "its tag " + tag + " now names " + (*target)->id
                      : "its tag " + tag + " is gone");
@@ -171,12 +178,12 @@ private:
       outcome.kind = Outcome::Kind::not_reached;
       co_return; // an engine that failed gets no more requests; held images are planned again
     }
-    if (m_live.find_image(deletion.image_id) == nullptr && pending.released.empty()) {
+    if (m_live.find_image(deletion.image.id()) == nullptr && pending.released.empty()) {
       // The events already showed it removed with a child (an untagged parent).
       record_deleted(outcome, deletion);
       co_return;
     }
-    if (const auto containers = m_live.containers_using(deletion.image_id); containers > 0) {
+    if (const auto containers = m_live.containers_using(deletion.image.id()); containers > 0) {
       keep(outcome, Outcome::Kind::skipped,
            "a container uses it now (" + std::to_string(containers) + ")");
       co_await restore(pending);
@@ -189,7 +196,7 @@ private:
     }
     switch (result->kind) {
     case engine::DeleteOutcome::Kind::deleted:
-      if (contains(result->response.deleted, deletion.image_id)) {
+      if (contains(result->response.deleted, deletion.image.id())) {
         record_deleted(outcome, deletion);
       } else {
         keep(outcome, Outcome::Kind::skipped, "still present after its references were removed");
@@ -208,7 +215,7 @@ private:
 
   // Gives a kept image its tags back (those no other image took meanwhile), then drops the hold.
   asio::awaitable<void> restore(const Pending& pending) {
-    const std::string& id = pending.deletion->image_id;
+    const std::string id(pending.deletion->image.id());
     for (const std::string& tag : pending.released) {
       const auto now = co_await m_client.inspect_image(tag);
       if (now && !*now) {
@@ -244,8 +251,9 @@ private:
   void record_deleted(Outcome& outcome, const policy::PlannedDeletion& deletion) {
     outcome.kind = Outcome::Kind::deleted;
     m_report.reclaimed_bytes += deletion.bytes;
-    spdlog::info("deleted {} [{}] ({} bytes) by rule {}: {}", deletion.image_id,
-                 fmt::join(deletion.tags, ", "), deletion.bytes, deletion.rule, deletion.reason);
+    spdlog::info("deleted {} [{}] ({} bytes) by rule {}: {}", deletion.image.id(),
+                 fmt::join(deletion.image.tags(), ", "), deletion.bytes, deletion.rule,
+                 deletion.reason());
   }
 
   // An engine that does not answer may have done anything: nothing more this pass.

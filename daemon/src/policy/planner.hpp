@@ -4,7 +4,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <optional>
+#include <ranges>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,19 +53,73 @@ enum class KeepReason {
 
 std::string_view to_string(KeepReason reason);
 
+// An image's ID and tags as a plan names them, in one block of text. A plan names up to every
+// image of a host; one allocation per image instead of one per text (and one per list of tags)
+// is most of what writing and freeing a large plan costs.
+class ImageNames {
+public:
+  ImageNames() = default;
+  ImageNames(std::string_view id, std::initializer_list<std::string_view> tags)
+      : ImageNames(id, std::span<const std::string_view>(tags.begin(), tags.size())) {}
+  // `tags`: "repo:tag" texts (anything a std::string_view is made from), in their order.
+  template <std::ranges::forward_range Tags>
+  requires std::ranges::sized_range<Tags> ImageNames(std::string_view id, const Tags& tags) {
+    std::size_t text_size = id.size();
+    for (const auto& tag : tags) {
+      text_size += std::string_view(tag).size();
+    }
+    start(id, std::ranges::size(tags), text_size);
+    std::size_t position = 0;
+    for (const auto& tag : tags) {
+      add_tag(position++, std::string_view(tag));
+    }
+  }
+
+  [[nodiscard]] std::string_view id() const;
+  // Views of this object's text: valid while it lives and is not changed.
+  [[nodiscard]] std::vector<std::string_view> tags() const;
+  [[nodiscard]] std::size_t tag_count() const { return m_tag_sizes_end / sizeof(std::uint32_t); }
+
+  bool operator==(const ImageNames&) const = default;
+
+private:
+  void start(std::string_view id, std::size_t tag_count, std::size_t text_size);
+  void add_tag(std::size_t position, std::string_view tag);
+
+  // The tags' sizes (4 bytes each, as std::uint32_t), then the ID, then the tags: a size is
+  // kept for each, so that any text, even one holding a NUL, comes back as it was given.
+  std::string m_text;
+  std::uint32_t m_tag_sizes_end = 0;
+  std::uint32_t m_id_size = 0;
+};
+
+// The measured values that decided a deletion, beside its rule's conditions. Kept as values and
+// put into words on demand (PlannedDeletion::reason): a plan holds a deletion for most images of
+// a large host, and most of their reasons are never read.
+struct DeletionEvidence {
+  graph::ImageState state = graph::ImageState::dangling;
+  bool stored = false;   // `age` counts from when the image was stored (containerd), not created
+  std::int64_t age = 0;  // seconds
+  std::int64_t idle = 0; // seconds since last used
+  std::optional<Seconds> older_than; // the rule's
+  std::optional<Seconds> unused_for; // the rule's
+};
+
 struct PlannedDeletion {
-  std::string image_id;
-  std::vector<std::string> tags; // deleted one by one before the image; empty: by ID
+  ImageNames image; // its tags are deleted one by one before it; without tags it goes by ID
   std::string rule;
-  std::string reason;                        // the measured values that decided it
+  DeletionEvidence evidence;
   std::int64_t bytes = 0;                    // freed, given the deletions before it
   bool pressure = false;                     // chosen by disk pressure (least recently used first)
   std::vector<std::string> orphaned_parents; // untagged parents the engine removes with it
+
+  // The measured values that decided it, in words: "dangling, created 3d ago (older_than 1d),
+  // last used 3d ago".
+  [[nodiscard]] std::string reason() const;
 };
 
 struct KeptImage {
-  std::string image_id;
-  std::vector<std::string> tags;
+  ImageNames image;
   KeepReason why = KeepReason::no_rule;
   std::string reason;
 };

@@ -116,7 +116,7 @@ TEST_F(PassFaults, a_tag_a_rebuild_moved_after_planning_keeps_the_new_image) {
   // app:1 on image 1 is planned for deletion; a rebuild finishing then points app:1 at image 2.
   m_fake.tag(id_of(1), "app:1");
   const auto planned_on = load();
-  policy::PlannedDeletion old_app{id_of(1), {"app:1"}, "old", "test", 1000, false, {}};
+  policy::PlannedDeletion old_app{{id_of(1), {"app:1"}}, "old", {}, 1000, false, {}};
   m_fake.tag(id_of(2), "app:1");
 
   // The live graph has not seen the move yet: the engine, asked just before, says.

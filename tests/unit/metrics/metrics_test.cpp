@@ -70,7 +70,7 @@ TEST(Metrics, passes_count_deletions_and_failures_by_rule_and_reason) {
 TEST(Metrics, every_rule_has_a_series_and_a_rule_that_frees_nothing_reads_zero) {
   Metrics metrics("1");
   policy::Plan plan;
-  plan.deletions.push_back({"a", {}, "dangling", "", 70, false, {}});
+  plan.deletions.push_back({{"a", {}}, "dangling", {}, 70, false, {}});
   plan.reclaim_bytes = 70;
   metrics.update_plan(plan, {"dangling", "stale"});
   auto text = metrics.serialize();

@@ -45,14 +45,14 @@ Rule rule(std::string name, std::vector<StateFilter> states) {
 std::vector<std::string> deleted_ids(const Plan& plan) {
   std::vector<std::string> ids;
   for (const auto& deletion : plan.deletions) {
-    ids.push_back(deletion.image_id);
+    ids.emplace_back(deletion.image.id());
   }
   return ids;
 }
 
 const KeptImage* kept(const Plan& plan, const std::string& id) {
   const auto it = std::find_if(plan.kept.begin(), plan.kept.end(),
-                               [&](const KeptImage& k) { return k.image_id == id; });
+                               [&](const KeptImage& k) { return k.image.id() == id; });
   return it == plan.kept.end() ? nullptr : &*it;
 }
 
@@ -100,7 +100,7 @@ TEST(Planner, keep_newest_counts_an_image_with_several_tags_once_per_repository)
   EXPECT_EQ(deleted_ids(plan), std::vector<std::string>{"v1"});
   EXPECT_EQ(kept(plan, "v2")->why, KeepReason::keep_newest);
   EXPECT_EQ(kept(plan, "v3")->why, KeepReason::keep_newest);
-  EXPECT_EQ(plan.deletions[0].tags, std::vector<std::string>{"app:1"});
+  EXPECT_EQ(plan.deletions[0].image.tags(), std::vector<std::string_view>{"app:1"});
 }
 
 TEST(Planner, protections_win_over_every_rule) {
@@ -277,15 +277,30 @@ TEST(Planner, reasons_name_the_values_that_decided_in_their_largest_two_units) {
 
   const auto plan = plan_for(graph, policy);
   ASSERT_EQ(plan.deletions.size(), 2U);
-  EXPECT_EQ(plan.deletions[0].image_id, "sha256:a");
-  EXPECT_EQ(plan.deletions[0].reason,
+  EXPECT_EQ(plan.deletions[0].image.id(), "sha256:a");
+  EXPECT_EQ(plan.deletions[0].reason(),
             "tagged, created 3d4h ago (older_than 1d), last used 3d4h ago (unused_for 1d)");
-  EXPECT_EQ(plan.deletions[1].reason,
+  EXPECT_EQ(plan.deletions[1].reason(),
             "tagged, created 2d ago (older_than 1d), last used 2d ago (unused_for 1d)");
   ASSERT_NE(kept(plan, "sha256:c"), nullptr);
   EXPECT_EQ(kept(plan, "sha256:c")->reason, "rule \"old\": created 10h ago, older_than is 1d");
   ASSERT_NE(kept(plan, "sha256:d"), nullptr);
   EXPECT_EQ(kept(plan, "sha256:d")->reason, "rule \"old\": among the newest 1 of app");
+}
+
+TEST(ImageNames, give_back_the_id_and_tags_they_were_made_from) {
+  const std::string with_nul("odd\0tag:1", 9);
+  const ImageNames names("sha256:a", std::vector<std::string>{"app:1", "", with_nul, "app:2"});
+  EXPECT_EQ(names.id(), "sha256:a");
+  EXPECT_EQ(names.tag_count(), 4U);
+  EXPECT_EQ(names.tags(), (std::vector<std::string_view>{"app:1", "", with_nul, "app:2"}));
+  EXPECT_EQ(names, ImageNames("sha256:a", {"app:1", "", with_nul, "app:2"}));
+  EXPECT_NE(names, ImageNames("sha256:a", {"app:1"}));
+
+  const ImageNames untagged("sha256:b", {});
+  EXPECT_EQ(untagged.id(), "sha256:b");
+  EXPECT_TRUE(untagged.tags().empty());
+  EXPECT_EQ(ImageNames().id(), "");
 }
 
 } // namespace

@@ -45,19 +45,19 @@ TEST(StoredAge, a_dangling_record_made_recently_is_young_however_old_its_config)
 
   std::vector<std::string> deleted;
   for (const auto& deletion : plan.deletions) {
-    deleted.push_back(deletion.image_id);
+    deleted.emplace_back(deletion.image.id());
   }
   std::sort(deleted.begin(), deleted.end());
   EXPECT_EQ(deleted, (std::vector<std::string>{"sha256:classic", "sha256:long-dangling"}));
   const auto long_dangling =
       std::find_if(plan.deletions.begin(), plan.deletions.end(), [](const auto& deletion) {
-        return deletion.image_id == "sha256:long-dangling";
+        return deletion.image.id() == "sha256:long-dangling";
       });
-  EXPECT_NE(long_dangling->reason.find("stored 2d ago"), std::string::npos)
-      << long_dangling->reason;
+  EXPECT_NE(long_dangling->reason().find("stored 2d ago"), std::string::npos)
+      << long_dangling->reason();
 
   ASSERT_EQ(plan.kept.size(), 1u);
-  EXPECT_EQ(plan.kept.front().image_id, "sha256:just-dangling");
+  EXPECT_EQ(plan.kept.front().image.id(), "sha256:just-dangling");
   EXPECT_EQ(plan.kept.front().why, KeepReason::younger_than);
   EXPECT_NE(plan.kept.front().reason.find("stored 10m ago"), std::string::npos)
       << plan.kept.front().reason;
@@ -70,7 +70,7 @@ TEST(StoredAge, a_pulled_image_stored_long_ago_is_old_even_with_a_newer_config) 
   const Plan plan =
       make_plan(PlanInput{graph, dangling_older_than(std::chrono::hours(24)), k_now, {}, {}});
   ASSERT_EQ(plan.deletions.size(), 1u);
-  EXPECT_EQ(plan.deletions.front().image_id, "sha256:pulled");
+  EXPECT_EQ(plan.deletions.front().image.id(), "sha256:pulled");
 }
 
 } // namespace
