@@ -54,6 +54,18 @@ void append_duration(std::string& text, std::int64_t seconds) {
   }
 }
 
+// " (older_than 14d)": a rule's condition beside the value it was held to, when the rule has it.
+void append_condition(std::string& text, std::string_view name,
+                      const std::optional<Seconds>& condition) {
+  if (condition) {
+    text += " (";
+    text += name;
+    text += ' ';
+    append_duration(text, condition->count());
+    text += ')';
+  }
+}
+
 // What an image's age counts from, for reasons (DeletionEvidence::stored).
 std::string_view age_origin(bool stored) {
   return stored ? "stored" : "created";
@@ -288,7 +300,7 @@ public:
 
   Plan run() {
     const std::vector<ImageIndex> open = apply_protections();
-    std::vector<Candidate> chosen = evaluate_rules(m_input.policy.rules, open, false);
+    std::vector<Candidate> chosen = evaluate_policy_rules(open);
     chosen = removable_only(chosen);
     std::vector<ImageIndex> order = children_first(chosen);
 
@@ -633,7 +645,6 @@ private:
     return std::nullopt;
   }
 
-  // Each image belongs to the first rule that selects it; the rule's conditions then decide.
   // The first of `rules` that selects the image, or k_no_rule.
   std::uint32_t first_rule_selecting(const std::vector<Rule>& rules,
                                      std::vector<RepositoryMatches>& repository_matches,
@@ -646,20 +657,24 @@ private:
     return k_no_rule;
   }
 
-  std::vector<Candidate> evaluate_rules(const std::vector<Rule>& rules,
-                                        const std::vector<ImageIndex>& images, bool pressure) {
-    if (!pressure) {
-      return evaluate_rules(rules, m_regular_matches, std::move(m_regular_rule_of), images, false);
-    }
+  // The policy's rules over `images`, with what the pass that read the images decided: run once
+  // per plan, as it takes that decision over.
+  std::vector<Candidate> evaluate_policy_rules(const std::vector<ImageIndex>& images) {
+    return evaluate_rules(m_input.policy.rules, m_regular_matches,
+                          std::exchange(m_regular_rule_of, {}), images, false);
+  }
+
+  std::vector<Candidate> evaluate_pressure_rules(const std::vector<ImageIndex>& images) {
     std::vector<RepositoryMatches> repository_matches;
-    repository_matches.reserve(rules.size());
-    for (const Rule& rule : rules) {
+    repository_matches.reserve(m_pressure_rules.size());
+    for (const Rule& rule : m_pressure_rules) {
       repository_matches.emplace_back(rule.select.repositories);
     }
-    return evaluate_rules(rules, repository_matches,
+    return evaluate_rules(m_pressure_rules, repository_matches,
                           std::vector<std::uint32_t>(m_facts.size(), k_undecided), images, true);
   }
 
+  // Each image belongs to the first rule that selects it; the rule's conditions then decide.
   // `rule_of` holds, by image, the rule that takes it where that is already decided (the pass
   // that reads the images decides it for tagged ones) and k_undecided elsewhere.
   std::vector<Candidate> evaluate_rules(const std::vector<Rule>& rules,
@@ -924,7 +939,7 @@ private:
       everything_unused.select.states = {StateFilter::unused};
       m_pressure_rules.push_back(std::move(everything_unused));
     }
-    auto candidates = evaluate_rules(m_pressure_rules, pool, true);
+    auto candidates = evaluate_pressure_rules(pool);
     for (Candidate& candidate : candidates) {
       candidate.pressure = true;
     }
@@ -1115,19 +1130,11 @@ std::string PlannedDeletion::reason() const {
   text += ' ';
   append_duration(text, evidence.age);
   text += " ago";
-  if (evidence.older_than) {
-    text += " (older_than ";
-    append_duration(text, evidence.older_than->count());
-    text += ')';
-  }
+  append_condition(text, "older_than", evidence.older_than);
   text += ", last used ";
   append_duration(text, evidence.idle);
   text += " ago";
-  if (evidence.unused_for) {
-    text += " (unused_for ";
-    append_duration(text, evidence.unused_for->count());
-    text += ')';
-  }
+  append_condition(text, "unused_for", evidence.unused_for);
   return text;
 }
 
