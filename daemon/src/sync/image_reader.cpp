@@ -62,18 +62,6 @@ InspectedImage to_inspected(engine::ImageDetails details, const graph::ImageGrap
   return inspected;
 }
 
-asio::awaitable<engine::Result<std::optional<InspectedImage>>>
-inspect_image(engine::EngineClient& client, std::string name, const graph::ImageGraph& known) {
-  auto details = co_await client.inspect_image(std::move(name));
-  if (!details) {
-    co_return util::unexpected(std::move(details).error());
-  }
-  if (!details->has_value()) {
-    co_return std::optional<InspectedImage>{};
-  }
-  co_return to_inspected(std::move(**details), known, client.image_store());
-}
-
 void take_layer_sizes(const engine::EngineClient& client,
                       const std::vector<engine::HistoryEntry>& history, InspectedImage& inspected) {
   graph::ImageWithLayers& image = inspected.image;
@@ -100,38 +88,27 @@ void take_layer_sizes(const engine::EngineClient& client,
   inspected.sized = true;
 }
 
-asio::awaitable<engine::Result<bool>> read_layer_sizes(engine::EngineClient& client,
-                                                       InspectedImage& inspected) {
-  auto history = co_await client.image_history(inspected.image.id);
-  if (!history) {
-    co_return util::unexpected(std::move(history).error());
-  }
-  if (!history->has_value()) {
-    co_return false; // deleted since it was inspected
-  }
-  take_layer_sizes(client, **history, inspected);
-  co_return true;
-}
-
 asio::awaitable<engine::Result<std::optional<graph::ImageWithLayers>>>
 read_image(engine::EngineClient& client, std::string name, const graph::ImageGraph& known) {
-  auto inspected = co_await inspect_image(client, std::move(name), known);
-  if (!inspected) {
-    co_return util::unexpected(std::move(inspected).error());
+  auto details = co_await client.inspect_image(std::move(name));
+  if (!details) {
+    co_return util::unexpected(std::move(details).error());
   }
-  if (!inspected->has_value()) {
+  if (!details->has_value()) {
     co_return std::optional<graph::ImageWithLayers>{};
   }
-  if (!(*inspected)->sized) {
-    auto read = co_await read_layer_sizes(client, **inspected);
-    if (!read) {
-      co_return util::unexpected(std::move(read).error());
+  InspectedImage inspected = to_inspected(std::move(**details), known, client.image_store());
+  if (!inspected.sized) {
+    auto history = co_await client.image_history(inspected.image.id);
+    if (!history) {
+      co_return util::unexpected(std::move(history).error());
     }
-    if (!*read) {
-      co_return std::optional<graph::ImageWithLayers>{};
+    if (!history->has_value()) {
+      co_return std::optional<graph::ImageWithLayers>{}; // deleted since it was inspected
     }
+    take_layer_sizes(client, **history, inspected);
   }
-  co_return std::optional<graph::ImageWithLayers>{std::move((*inspected)->image)};
+  co_return std::optional<graph::ImageWithLayers>{std::move(inspected.image)};
 }
 
 } // namespace imagegc::sync

@@ -13,7 +13,7 @@ namespace imagegc::sync {
 
 // An image as inspect describes it, in the graph's form. Its layers carry their diff IDs; their
 // sizes are known only when `sized` (the graph already held the image), else they are 0 until
-// read_layer_sizes or a known chain (ChainSizes) gives them.
+// take_layer_sizes or a known chain (ChainSizes) gives them.
 struct InspectedImage {
   graph::ImageWithLayers image;
   std::int64_t size = 0; // the engine's Size, which the layer sizes are checked against
@@ -25,22 +25,14 @@ struct InspectedImage {
 InspectedImage to_inspected(engine::ImageDetails details, const graph::ImageGraph& known,
                             engine::ImageStore store);
 
-// Inspects one image (to_inspected). nullopt when the engine has no such image.
-boost::asio::awaitable<engine::Result<std::optional<InspectedImage>>>
-inspect_image(engine::EngineClient& client, std::string name, const graph::ImageGraph& known);
-
 // Gives `inspected` the layer sizes that `history` (its image's, as `client`'s engine tells it)
 // says.
 void take_layer_sizes(const engine::EngineClient& client,
                       const std::vector<engine::HistoryEntry>& history, InspectedImage& inspected);
 
-// Reads the layer sizes of `inspected` from the image's history (take_layer_sizes). False when
-// the engine no longer has the image.
-boost::asio::awaitable<engine::Result<bool>> read_layer_sizes(engine::EngineClient& client,
-                                                              InspectedImage& inspected);
-
-// Reads one image from the engine as the graph holds it: inspect for references, parent, labels
-// and diff IDs; history for the layer sizes, unless `known` already holds the image.
+// Reads one image from the engine as the graph holds it (to_inspected, take_layer_sizes):
+// inspect for references, parent, labels and diff IDs; history for the layer sizes, unless
+// `known` already holds the image.
 // nullopt when the engine has no such image.
 boost::asio::awaitable<engine::Result<std::optional<graph::ImageWithLayers>>>
 read_image(engine::EngineClient& client, std::string name, const graph::ImageGraph& known);
