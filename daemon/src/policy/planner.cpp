@@ -9,6 +9,7 @@
 #include <functional>
 #include <iterator>
 #include <limits>
+#include <ranges>
 #include <span>
 #include <unordered_map>
 #include <utility>
@@ -388,11 +389,7 @@ private:
   // The image's ID and tags for the plan, copied from the views: the image's own vector is not
   // read again.
   ImageNames names_of(ImageIndex image) {
-    m_tag_texts.clear();
-    for (const Tag& tag : tags_of(image)) {
-      m_tag_texts.push_back(tag.text);
-    }
-    return {m_facts[image].id, m_tag_texts};
+    return m_names.write(m_facts[image].id, tags_of(image) | std::views::transform(&Tag::text));
   }
 
   std::span<const ImageIndex> children_of(ImageIndex image) const {
@@ -1075,7 +1072,7 @@ private:
   // By repository, then protect.references pattern (find_possible_references).
   std::vector<bool> m_reference_possible;
   std::string m_text;                        // the reason being written (text())
-  std::vector<std::string_view> m_tag_texts; // the tags names_of copies, kept between images
+  ImageNames::Writer m_names; // the plan's names (names_of)
 };
 
 } // namespace
@@ -1087,35 +1084,69 @@ double DiskStats::used_percent() const {
   return 100.0 * static_cast<double>(size_bytes - free_bytes) / static_cast<double>(size_bytes);
 }
 
-void ImageNames::start(std::string_view id, std::size_t tag_count, std::size_t text_size) {
-  m_tag_sizes_end = static_cast<std::uint32_t>(tag_count * sizeof(std::uint32_t));
-  m_id_size = static_cast<std::uint32_t>(id.size());
-  m_text.reserve(m_tag_sizes_end + text_size);
-  m_text.resize(m_tag_sizes_end);
-  m_text += id;
+ImageNames ImageNames::Writer::start(std::string_view id, std::size_t tag_count,
+                                     std::size_t text_size) {
+  const std::size_t tag_sizes_size = tag_count * sizeof(std::uint32_t);
+  const std::size_t record_size = tag_sizes_size + text_size;
+  if (m_capacity - m_used < record_size) {
+    // Blocks of a size the allocator serves from its heap; a name larger than that gets a block
+    // of its own size.
+    constexpr std::size_t k_block_size = 64 * 1024;
+    m_capacity = std::max(k_block_size, record_size);
+    m_block = std::make_shared_for_overwrite<char[]>(m_capacity);
+    m_used = 0;
+  }
+  m_record = m_block.get() + m_used;
+  std::memcpy(m_record + tag_sizes_size, id.data(), id.size());
+  m_used += tag_sizes_size + id.size();
+  ImageNames names;
+  names.m_block = m_block;
+  names.m_text = m_record;
+  names.m_tag_count = static_cast<std::uint32_t>(tag_count);
+  names.m_id_size = static_cast<std::uint32_t>(id.size());
+  return names;
 }
 
-void ImageNames::add_tag(std::size_t position, std::string_view tag) {
+void ImageNames::Writer::add_tag(std::size_t position, std::string_view tag) {
   const auto size = static_cast<std::uint32_t>(tag.size());
-  std::memcpy(m_text.data() + position * sizeof(size), &size, sizeof(size));
-  m_text += tag;
+  std::memcpy(m_record + position * sizeof(size), &size, sizeof(size));
+  std::memcpy(m_block.get() + m_used, tag.data(), tag.size());
+  m_used += tag.size();
 }
 
-std::string_view ImageNames::id() const {
-  return std::string_view(m_text).substr(m_tag_sizes_end, m_id_size);
+std::uint32_t ImageNames::tag_size(std::size_t position) const {
+  std::uint32_t size = 0;
+  std::memcpy(&size, m_text + position * sizeof(size), sizeof(size));
+  return size;
 }
 
 std::vector<std::string_view> ImageNames::tags() const {
   std::vector<std::string_view> tags;
-  tags.reserve(tag_count());
-  std::size_t offset = m_tag_sizes_end + m_id_size;
-  for (std::size_t position = 0; position < tag_count(); ++position) {
-    std::uint32_t size = 0;
-    std::memcpy(&size, m_text.data() + position * sizeof(size), sizeof(size));
-    tags.push_back(std::string_view(m_text).substr(offset, size));
-    offset += size;
+  tags.reserve(m_tag_count);
+  const char* text = m_text + tag_sizes_size() + m_id_size;
+  for (std::size_t position = 0; position < m_tag_count; ++position) {
+    const std::uint32_t size = tag_size(position);
+    tags.emplace_back(text, size);
+    text += size;
   }
   return tags;
+}
+
+bool ImageNames::operator==(const ImageNames& other) const {
+  if (m_tag_count != other.m_tag_count || id() != other.id()) {
+    return false;
+  }
+  // The same tag sizes, then the same tag texts, which follow the IDs.
+  std::size_t tags_size = 0;
+  for (std::size_t position = 0; position < m_tag_count; ++position) {
+    if (tag_size(position) != other.tag_size(position)) {
+      return false;
+    }
+    tags_size += tag_size(position);
+  }
+  const std::size_t tags_start = tag_sizes_size() + m_id_size;
+  return tags_size == 0 ||
+         std::memcmp(m_text + tags_start, other.m_text + tags_start, tags_size) == 0;
 }
 
 std::string PlannedDeletion::reason() const {

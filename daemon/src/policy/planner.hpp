@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <ranges>
 #include <span>
@@ -53,43 +54,65 @@ enum class KeepReason {
 
 std::string_view to_string(KeepReason reason);
 
-// An image's ID and tags as a plan names them, in one block of text. A plan names up to every
-// image of a host; one allocation per image instead of one per text (and one per list of tags)
-// is most of what writing and freeing a large plan costs.
+// An image's ID and tags as a plan names them: a view of text in a block that the names share.
+// A plan names up to every image of a host; a block of text for many names, instead of one
+// allocation per image (or per text), is most of what writing and freeing a large plan costs.
+// Copies share the block, which lives while any name written into it does.
 class ImageNames {
 public:
+  // Writes names one after another into blocks of its own, a new block when one is full.
+  class Writer {
+  public:
+    // `tags`: "repo:tag" texts (anything a std::string_view is made from), in their order.
+    template <std::ranges::forward_range Tags>
+    requires std::ranges::sized_range<Tags> ImageNames write(std::string_view id,
+                                                              const Tags& tags) {
+      std::size_t text_size = id.size();
+      for (const auto& tag : tags) {
+        text_size += std::string_view(tag).size();
+      }
+      ImageNames names = start(id, std::ranges::size(tags), text_size);
+      std::size_t position = 0;
+      for (const auto& tag : tags) {
+        add_tag(position++, std::string_view(tag));
+      }
+      return names;
+    }
+
+  private:
+    ImageNames start(std::string_view id, std::size_t tag_count, std::size_t text_size);
+    void add_tag(std::size_t position, std::string_view tag);
+
+    std::shared_ptr<char[]> m_block;
+    char* m_record = nullptr; // the name being written, in m_block
+    std::size_t m_capacity = 0;
+    std::size_t m_used = 0; // bytes of m_block written
+  };
+
   ImageNames() = default;
   ImageNames(std::string_view id, std::initializer_list<std::string_view> tags)
       : ImageNames(id, std::span<const std::string_view>(tags.begin(), tags.size())) {}
-  // `tags`: "repo:tag" texts (anything a std::string_view is made from), in their order.
+  // Names in a block of their own.
   template <std::ranges::forward_range Tags>
-  requires std::ranges::sized_range<Tags> ImageNames(std::string_view id, const Tags& tags) {
-    std::size_t text_size = id.size();
-    for (const auto& tag : tags) {
-      text_size += std::string_view(tag).size();
-    }
-    start(id, std::ranges::size(tags), text_size);
-    std::size_t position = 0;
-    for (const auto& tag : tags) {
-      add_tag(position++, std::string_view(tag));
-    }
-  }
+  requires std::ranges::sized_range<Tags> ImageNames(std::string_view id, const Tags& tags)
+      : ImageNames(Writer().write(id, tags)) {}
 
-  [[nodiscard]] std::string_view id() const;
-  // Views of this object's text: valid while it lives and is not changed.
+  [[nodiscard]] std::string_view id() const { return {m_text + tag_sizes_size(), m_id_size}; }
+  // Views of the shared text: valid while this object (or a copy of it) lives.
   [[nodiscard]] std::vector<std::string_view> tags() const;
-  [[nodiscard]] std::size_t tag_count() const { return m_tag_sizes_end / sizeof(std::uint32_t); }
+  [[nodiscard]] std::size_t tag_count() const { return m_tag_count; }
 
-  bool operator==(const ImageNames&) const = default;
+  bool operator==(const ImageNames& other) const;
 
 private:
-  void start(std::string_view id, std::size_t tag_count, std::size_t text_size);
-  void add_tag(std::size_t position, std::string_view tag);
+  [[nodiscard]] std::size_t tag_sizes_size() const { return m_tag_count * sizeof(std::uint32_t); }
+  [[nodiscard]] std::uint32_t tag_size(std::size_t position) const;
 
   // The tags' sizes (4 bytes each, as std::uint32_t), then the ID, then the tags: a size is
   // kept for each, so that any text, even one holding a NUL, comes back as it was given.
-  std::string m_text;
-  std::uint32_t m_tag_sizes_end = 0;
+  std::shared_ptr<const char[]> m_block; // holds m_text
+  const char* m_text = nullptr;
+  std::uint32_t m_tag_count = 0;
   std::uint32_t m_id_size = 0;
 };
 
