@@ -98,6 +98,7 @@ struct Facts {
   std::int64_t created = 0;       // unix seconds, as graph::Image::created
   std::int64_t age = 0;           // seconds since created (since stored, on the containerd store)
   bool stored = false;            // `age` counts from the stored time (age_origin)
+  bool has_digests = false;
   std::int64_t idle = 0;          // seconds since last used
   ImageIndex parent = k_no_image; // while the parent is in the graph
   std::uint32_t tag_count = 0;
@@ -259,6 +260,7 @@ public:
       }
       facts.idle = input.now - last_used;
       facts.tag_count = static_cast<std::uint32_t>(image->tags.size());
+      facts.has_digests = !image->digests.empty();
       index_tags(*image);
       m_tag_start.push_back(static_cast<std::uint32_t>(m_tags.size()));
       protect_by_own_data(index);
@@ -982,8 +984,16 @@ private:
     std::vector<bool> removed(m_facts.size(), false);
     plan.deletions.reserve(order.size());
     for (std::size_t i = 0; i < order.size(); ++i) {
-      // The texts copied below lie wherever the graph put them: asked for a few deletions ahead.
-      if (constexpr std::size_t k_distance = 8; i + k_distance < order.size()) {
+      // The order jumps about the planner's facts and candidates, and the texts copied below lie
+      // wherever the graph put them: the facts are asked for a few deletions ahead, then what
+      // they point to.
+      constexpr std::size_t k_distance = 8;
+      if (i + 2 * k_distance < order.size()) {
+        __builtin_prefetch(&m_facts[order[i + 2 * k_distance]]);
+        __builtin_prefetch(&by_image[order[i + 2 * k_distance]]);
+      }
+      if (i + k_distance < order.size()) {
+        __builtin_prefetch(by_image[order[i + k_distance]]);
         prefetch_texts(order[i + k_distance]);
       }
       Candidate& candidate = *by_image[order[i]];
@@ -1018,15 +1028,14 @@ private:
         if (removed[parent]) {
           break;
         }
-        const graph::Image& parent_image = *m_facts[parent].image;
+        const Facts& parent_facts = m_facts[parent];
         const auto gone = ++removed_children[parent];
-        if (gone < child_count(parent) || !parent_image.tags.empty() ||
-            !parent_image.digests.empty() || m_facts[parent].containers > 0 ||
-            by_image[parent] != nullptr) {
+        if (gone < child_count(parent) || parent_facts.tag_count > 0 || parent_facts.has_digests ||
+            parent_facts.containers > 0 || by_image[parent] != nullptr) {
           break;
         }
         removed[parent] = true;
-        deletion.orphaned_parents.push_back(parent_image.id);
+        deletion.orphaned_parents.emplace_back(parent_facts.id);
         image = parent;
       }
       plan.reclaim_bytes += deletion.bytes;
