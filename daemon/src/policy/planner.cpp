@@ -7,6 +7,7 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <future>
 #include <iterator>
 #include <limits>
 #include <ranges>
@@ -95,9 +96,9 @@ struct Facts {
   const graph::Image* image = nullptr;
   ImageState state = ImageState::dangling;
   std::size_t containers = 0;
-  std::int64_t created = 0;       // unix seconds, as graph::Image::created
-  std::int64_t age = 0;           // seconds since created (since stored, on the containerd store)
-  bool stored = false;            // `age` counts from the stored time (age_origin)
+  std::int64_t created = 0; // unix seconds, as graph::Image::created
+  std::int64_t age = 0;     // seconds since created (since stored, on the containerd store)
+  bool stored = false;      // `age` counts from the stored time (age_origin)
   bool has_digests = false;
   std::int64_t idle = 0;          // seconds since last used
   ImageIndex parent = k_no_image; // while the parent is in the graph
@@ -209,6 +210,62 @@ prefetch_labels_ahead(std::span<const graph::Image* const> images,
   }
 }
 
+// The repositories that tags name, numbered in the order they are met, so that rules compare
+// numbers. An image's tags mostly share one repository.
+class Repositories {
+public:
+  // The number of `name`, numbering it if it is new. `references`: the policy's
+  // protect.references, which a new repository is checked against (reference_possible).
+  std::uint32_t number(std::string_view name, const std::vector<Pattern>& references) {
+    auto it = m_numbers.find(name);
+    if (it == m_numbers.end()) {
+      // A copy of its own: looking a name up then compares it with text close by, not with a
+      // tag of whichever image named the repository first.
+      const std::string_view own = m_storage.emplace_back(name);
+      it = m_numbers.emplace(own, static_cast<std::uint32_t>(m_names.size())).first;
+      m_names.push_back(own);
+      // Whether each pattern may match a tag of the repository (Pattern::may_match_starting_with):
+      // most patterns rule most repositories out once, instead of being matched against each of
+      // their tags.
+      for (const Pattern& pattern : references) {
+        m_reference_possible.push_back(pattern.may_match_starting_with(own));
+      }
+    }
+    return it->second;
+  }
+
+  [[nodiscard]] std::string_view name(std::uint32_t number) const { return m_names[number]; }
+  [[nodiscard]] std::size_t size() const { return m_names.size(); }
+  // Whether protect.references pattern `pattern` (of `patterns`) may match a tag of `number`.
+  [[nodiscard]] bool reference_possible(std::uint32_t number, std::size_t pattern,
+                                        std::size_t patterns) const {
+    return m_reference_possible[number * patterns + pattern];
+  }
+
+private:
+  std::vector<std::string_view> m_names; // by number: views of m_storage
+  std::deque<std::string> m_storage;     // never moves its strings, even when moved itself
+  std::unordered_map<std::string_view, std::uint32_t> m_numbers;
+  std::vector<bool> m_reference_possible; // by repository, then protect.references pattern
+};
+
+// What one thread of the pass that reads the images keeps as it goes, over the images
+// [first, last) (Planner::read_images). Each part numbers the repositories it meets; when all
+// are read, the first part's numbers become the planner's and the others' join them.
+struct ReadPart {
+  ImageIndex first = 0;
+  ImageIndex last = 0;
+  Repositories repositories;
+  std::vector<RepositoryMatches> rule_matches; // by policy rule, by this part's numbers
+  std::vector<Tag> tags;                       // of the part's images, in their order
+  std::vector<std::uint32_t> tag_start;        // by image of the part, into `tags`; one more
+  std::string text;                            // the reason being written
+};
+
+// The pass that reads the images splits them into parts of at least this many, one per thread:
+// below it, starting a thread costs more than it saves.
+constexpr std::size_t k_min_images_per_read_part = 4096;
+
 // By image, the rule that takes it (its index in the rules evaluated), or one of these.
 constexpr std::uint32_t k_no_rule = std::numeric_limits<std::uint32_t>::max(); // none selects it
 constexpr std::uint32_t k_undecided = k_no_rule - 1;                           // not looked at yet
@@ -228,50 +285,14 @@ public:
     m_facts.resize(count);
     m_kept.resize(count);
     m_regular_rule_of.assign(count, k_undecided);
-    for (const Rule& rule : input.policy.rules) {
-      m_regular_matches.emplace_back(rule.select.repositories);
-    }
-
-    // The one pass that reads the graph's images (bar their IDs, which id_order reads, and the
-    // texts a plan copies): on a large host each image is a few cache misses away, so whatever
-    // depends on an image's own data alone is decided while it is at hand.
+    read_images();
     std::vector<std::uint32_t> child_counts(count, 0);
-    m_tag_start.reserve(count + 1);
-    m_tag_start.push_back(0);
-    for (ImageIndex index = 0; index < count; ++index) {
-      prefetch_ahead(m_images, index);
-      const graph::Image* image = m_images[index];
-      Facts& facts = m_facts[index];
-      facts.image = image;
-      facts.id = image->id;
-      facts.created = image->created;
-      facts.containers = m_graph.containers_using(*image);
-      if (const graph::Image* parent = m_graph.parent_of(*image); parent != nullptr) {
-        facts.parent = index_of(parent);
+    for (const Facts& facts : m_facts) {
+      if (facts.parent != k_no_image) {
         ++child_counts[facts.parent];
       }
-      // The age the engine's own prune `until` measures: the config's creation time on the
-      // classic store, the image record's local time on the containerd store (graph::Image).
-      facts.age = input.now - image->stored_at.value_or(image->created);
-      facts.stored = image->stored_at.has_value();
-      std::int64_t last_used = std::max(image->created, image->last_tag_time.value_or(0));
-      if (input.last_used) {
-        last_used = std::max(last_used, input.last_used(image->id).value_or(0));
-      }
-      facts.idle = input.now - last_used;
-      facts.tag_count = static_cast<std::uint32_t>(image->tags.size());
-      facts.has_digests = !image->digests.empty();
-      index_tags(*image);
-      m_tag_start.push_back(static_cast<std::uint32_t>(m_tags.size()));
-      protect_by_own_data(index);
-      // The state of an image without tags depends on its children, known once all are read:
-      // evaluate_rules takes those.
-      if (facts.tag_count > 0 && !m_kept[index]) {
-        facts.state = ImageState::tagged;
-        m_regular_rule_of[index] =
-            first_rule_selecting(input.policy.rules, m_regular_matches, index);
-      }
     }
+
     // ID order, its IDs read in memory order.
     m_by_id = graph::id_order(m_images);
     m_id_rank.resize(count);
@@ -346,30 +367,119 @@ private:
     return static_cast<ImageIndex>(found - m_images.begin());
   }
 
-  // Appends the image's tags, each with the number of its repository, numbering repositories as
-  // they are met, so that rules compare numbers. An image's tags mostly share one repository: it
-  // is looked up once.
-  void index_tags(const graph::Image& image) {
+  // The one pass that reads the graph's images (bar their IDs, which id_order reads, and the
+  // texts a plan copies): on a large host each image is a few cache misses away, so whatever
+  // depends on an image's own data alone is decided while it is at hand. The images are read in
+  // parts, each by a thread of its own (PlanInput::read_threads): the cache misses of one wait
+  // beside those of the others.
+  void read_images() {
+    const std::size_t count = m_images.size();
+    const std::size_t parts = std::clamp<std::size_t>(
+        count / k_min_images_per_read_part, 1, std::max<std::size_t>(m_input.read_threads, 1));
+    std::vector<ReadPart> read(parts);
+    for (std::size_t part = 0; part < parts; ++part) {
+      read[part].first = static_cast<ImageIndex>(count * part / parts);
+      read[part].last = static_cast<ImageIndex>(count * (part + 1) / parts);
+      for (const Rule& rule : m_input.policy.rules) {
+        read[part].rule_matches.emplace_back(rule.select.repositories);
+      }
+    }
+    {
+      // The futures wait for their threads when destroyed, even if this thread's part throws.
+      std::vector<std::future<void>> others;
+      for (std::size_t part = 1; part < parts; ++part) {
+        others.push_back(
+            std::async(std::launch::async, [this, &read, part] { read_part(read[part]); }));
+      }
+      read_part(read.front());
+      for (std::future<void>& other : others) {
+        other.get();
+      }
+    }
+    merge_read_parts(read);
+  }
+
+  // Reads the images of `part`: writes their facts, keeps what their own data protects, and
+  // decides the policy's rule of each tagged one. Touches only the part's own images of the
+  // planner's arrays.
+  void read_part(ReadPart& part) {
+    const std::span<const graph::Image* const> images =
+        std::span<const graph::Image* const>(m_images).first(part.last);
+    part.tag_start.reserve(part.last - part.first + 1);
+    part.tag_start.push_back(0);
+    for (ImageIndex index = part.first; index < part.last; ++index) {
+      prefetch_ahead(images, index);
+      const graph::Image* image = m_images[index];
+      Facts& facts = m_facts[index];
+      facts.image = image;
+      facts.id = image->id;
+      facts.created = image->created;
+      facts.containers = m_graph.containers_using(*image);
+      if (const graph::Image* parent = m_graph.parent_of(*image); parent != nullptr) {
+        facts.parent = index_of(parent);
+      }
+      // The age the engine's own prune `until` measures: the config's creation time on the
+      // classic store, the image record's local time on the containerd store (graph::Image).
+      facts.age = m_input.now - image->stored_at.value_or(image->created);
+      facts.stored = image->stored_at.has_value();
+      std::int64_t last_used = std::max(image->created, image->last_tag_time.value_or(0));
+      if (m_input.last_used) {
+        last_used = std::max(last_used, m_input.last_used(image->id).value_or(0));
+      }
+      facts.idle = m_input.now - last_used;
+      facts.tag_count = static_cast<std::uint32_t>(image->tags.size());
+      facts.has_digests = !image->digests.empty();
+      const std::size_t tags_start = part.tags.size();
+      index_tags(part, *image);
+      part.tag_start.push_back(static_cast<std::uint32_t>(part.tags.size()));
+      const std::span<const Tag> tags = std::span<const Tag>(part.tags).subspan(tags_start);
+      protect_by_own_data(part, index, tags);
+      // The state of an image without tags depends on its children, known once all are read:
+      // evaluate_rules takes those.
+      if (facts.tag_count > 0 && !m_kept[index]) {
+        facts.state = ImageState::tagged;
+        m_regular_rule_of[index] = first_rule_selecting(m_input.policy.rules, part.rule_matches,
+                                                        part.repositories, index, tags);
+      }
+    }
+  }
+
+  // Appends the image's tags to the part's, each with the number of its repository. An image's
+  // tags mostly share one repository: it is looked up once.
+  void index_tags(ReadPart& part, const graph::Image& image) const {
     std::optional<std::string_view> previous;
     std::uint32_t previous_number = 0;
     for (const std::string& tag : image.tags) {
       const std::string_view repository = repository_of(tag);
       if (!previous || repository != *previous) {
-        auto it = m_repository_index.find(repository);
-        if (it == m_repository_index.end()) {
-          // The planner's own copy: looking a name up then compares it with text close by, not
-          // with a tag of whichever image named the repository first.
-          const std::string_view name = m_repository_storage.emplace_back(repository);
-          it = m_repository_index
-                   .emplace(name, static_cast<std::uint32_t>(m_repository_names.size()))
-                   .first;
-          m_repository_names.push_back(name);
-          find_possible_references(name);
-        }
         previous = repository;
-        previous_number = it->second;
+        previous_number = part.repositories.number(repository, m_input.policy.protect.references);
       }
-      m_tags.push_back({tag, previous_number});
+      part.tags.push_back({tag, previous_number});
+    }
+  }
+
+  // The parts' tags and repositories as the planner's own: the first part's numbers stand, the
+  // others' repositories are numbered after them.
+  void merge_read_parts(std::vector<ReadPart>& read) {
+    ReadPart& first = read.front();
+    m_repositories = std::move(first.repositories);
+    m_regular_matches = std::move(first.rule_matches);
+    m_tags = std::move(first.tags);
+    m_tag_start = std::move(first.tag_start);
+    for (auto part = read.begin() + 1; part != read.end(); ++part) {
+      std::vector<std::uint32_t> number_of(part->repositories.size());
+      for (std::uint32_t number = 0; number < number_of.size(); ++number) {
+        number_of[number] = m_repositories.number(part->repositories.name(number),
+                                                  m_input.policy.protect.references);
+      }
+      const auto tags_before = static_cast<std::uint32_t>(m_tags.size());
+      for (const Tag& tag : part->tags) {
+        m_tags.push_back({tag.text, number_of[tag.repository]});
+      }
+      for (auto start = part->tag_start.begin() + 1; start != part->tag_start.end(); ++start) {
+        m_tag_start.push_back(tags_before + *start);
+      }
     }
   }
 
@@ -422,8 +532,8 @@ private:
     // Each image with each of its repositories once, and the repositories in the order they are
     // first met (an image's new ones by name).
     std::vector<std::pair<std::uint32_t, ImageIndex>> memberships;
-    std::vector<std::uint32_t> member_counts(m_repository_names.size(), 0);
-    std::vector<ImageIndex> last_member(m_repository_names.size(), k_no_image);
+    std::vector<std::uint32_t> member_counts(m_repositories.size(), 0);
+    std::vector<ImageIndex> last_member(m_repositories.size(), k_no_image);
     std::vector<std::uint32_t> first_met;
     for (std::size_t position = 0; position < images.size(); ++position) {
       prefetch_tags_ahead(images, position);
@@ -442,7 +552,7 @@ private:
       if (first_met.size() - met_before > 1) {
         std::sort(first_met.begin() + static_cast<std::ptrdiff_t>(met_before), first_met.end(),
                   [&](std::uint32_t a, std::uint32_t b) {
-                    return m_repository_names[a] < m_repository_names[b];
+                    return m_repositories.name(a) < m_repositories.name(b);
                   });
       }
     }
@@ -450,11 +560,11 @@ private:
     // hash map of the names, filled in that order, lists them: what plans have always named.
     std::unordered_map<std::string_view, std::uint32_t> by_name;
     for (const std::uint32_t repository : first_met) {
-      by_name.try_emplace(m_repository_names[repository], repository);
+      by_name.try_emplace(m_repositories.name(repository), repository);
     }
 
     // The members of each repository, in the order of `images`.
-    std::vector<std::uint32_t> member_start(m_repository_names.size() + 1, 0);
+    std::vector<std::uint32_t> member_start(m_repositories.size() + 1, 0);
     for (std::size_t repository = 0; repository < member_counts.size(); ++repository) {
       member_start[repository + 1] = member_start[repository] + member_counts[repository];
     }
@@ -486,7 +596,8 @@ private:
   // A selector takes an image only when it takes every one of its tags: deleting some tags of an
   // image frees nothing.
   bool selects(const Selector& selector, RepositoryMatches& repository_matches,
-               ImageIndex image) const {
+               const Repositories& repositories, ImageIndex image,
+               std::span<const Tag> tags) const {
     const Facts& facts = m_facts[image];
     if (!selector.states.empty() &&
         std::none_of(selector.states.begin(), selector.states.end(),
@@ -501,14 +612,13 @@ private:
     if (selector.repositories.empty() && selector.tags.empty()) {
       return true;
     }
-    const std::span<const Tag> tags = tags_of(image);
     if (tags.empty()) {
       return false;
     }
     for (const auto& [text, repository] : tags) {
       const bool repository_taken =
           selector.repositories.empty() ||
-          repository_matches.matches(repository, m_repository_names[repository]);
+          repository_matches.matches(repository, repositories.name(repository));
       if (!repository_taken ||
           (!selector.tags.empty() && !any_matches(selector.tags, tag_of(text)))) {
         return false;
@@ -540,18 +650,19 @@ private:
   // The protections that an image's own data decides, in their order: its containers, its tags
   // and digests, its labels, its age. Called by the pass that reads the image, before any other
   // decision; apply_protections adds protect.newest_per_repository, which compares images.
-  void protect_by_own_data(ImageIndex index) {
+  void protect_by_own_data(ReadPart& part, ImageIndex index, std::span<const Tag> tags) {
     const Protections& protect = m_input.policy.protect;
     const Facts& facts = m_facts[index];
     if (facts.containers > 0) {
-      std::string& reason = text();
+      std::string& reason = part.text;
+      reason.clear();
       reason += "used by ";
       append_number(reason, static_cast<std::int64_t>(facts.containers));
       reason += facts.containers == 1 ? " container" : " containers";
-      keep_text(index, KeepReason::in_use);
+      keep(index, KeepReason::in_use, reason);
       return;
     }
-    if (auto reference = protected_reference(index); reference) {
+    if (auto reference = protected_reference(part.repositories, index, tags); reference) {
       keep(index, KeepReason::protected_reference, std::move(*reference));
       return;
     }
@@ -589,7 +700,7 @@ private:
         reason += "among the newest ";
         append_number(reason, *protect.newest_per_repository);
         reason += " of ";
-        reason += m_repository_names[newest[index]];
+        reason += m_repositories.name(newest[index]);
         reason += " (protect.newest_per_repository)";
         keep_text(index, KeepReason::protected_newest);
         continue;
@@ -609,17 +720,9 @@ private:
     return open;
   }
 
-  // For a repository just numbered and each protect.references pattern, whether the pattern may
-  // match a tag of the repository (Pattern::may_match_starting_with): most patterns rule most
-  // repositories out once, instead of being matched against each of their tags.
-  void find_possible_references(std::string_view repository) {
-    for (const Pattern& pattern : m_input.policy.protect.references) {
-      m_reference_possible.push_back(pattern.may_match_starting_with(repository));
-    }
-  }
-
   // Tags first, then digests.
-  std::optional<std::string> protected_reference(ImageIndex image) const {
+  std::optional<std::string> protected_reference(const Repositories& repositories, ImageIndex image,
+                                                 std::span<const Tag> tags) const {
     const std::vector<Pattern>& patterns = m_input.policy.protect.references;
     if (patterns.empty()) {
       return std::nullopt;
@@ -627,11 +730,11 @@ private:
     const auto reason = [&](std::string_view reference, const Pattern& pattern) {
       return std::string(reference) + " matches protect.references " + quoted(pattern.text());
     };
-    for (const Tag& tag : tags_of(image)) {
+    for (const Tag& tag : tags) {
       // A tag starts with its repository's name.
-      const std::size_t possible = tag.repository * patterns.size();
       for (std::size_t pattern = 0; pattern < patterns.size(); ++pattern) {
-        if (m_reference_possible[possible + pattern] && patterns[pattern].matches(tag.text)) {
+        if (repositories.reference_possible(tag.repository, pattern, patterns.size()) &&
+            patterns[pattern].matches(tag.text)) {
           return reason(tag.text, patterns[pattern]);
         }
       }
@@ -662,9 +765,10 @@ private:
   // The first of `rules` that selects the image, or k_no_rule.
   std::uint32_t first_rule_selecting(const std::vector<Rule>& rules,
                                      std::vector<RepositoryMatches>& repository_matches,
-                                     ImageIndex image) const {
+                                     const Repositories& repositories, ImageIndex image,
+                                     std::span<const Tag> tags) const {
     for (std::uint32_t index = 0; index < rules.size(); ++index) {
-      if (selects(rules[index].select, repository_matches[index], image)) {
+      if (selects(rules[index].select, repository_matches[index], repositories, image, tags)) {
         return index;
       }
     }
@@ -710,7 +814,8 @@ private:
     for (std::size_t position = 0; position < undecided.size(); ++position) {
       prefetch_labels_ahead(m_images, undecided, position);
       const ImageIndex image = undecided[position];
-      rule_of[image] = first_rule_selecting(rules, repository_matches, image);
+      rule_of[image] =
+          first_rule_selecting(rules, repository_matches, m_repositories, image, tags_of(image));
     }
     std::vector<std::vector<ImageIndex>> selected(rules.size());
     for (const ImageIndex image : images) {
@@ -742,7 +847,7 @@ private:
           reason += "among the newest ";
           append_number(reason, *rule.keep_newest);
           reason += " of ";
-          reason += m_repository_names[newest[image]];
+          reason += m_repositories.name(newest[image]);
           keep_text(image, KeepReason::keep_newest);
           continue;
         }
@@ -1081,9 +1186,7 @@ private:
   std::vector<ImageIndex> m_children;
   // Every repository a tag names, numbered; the tags of image i are
   // m_tags[m_tag_start[i], [i + 1]), in the graph's order.
-  std::vector<std::string_view> m_repository_names; // views of m_repository_storage
-  std::deque<std::string> m_repository_storage;     // never moves its strings
-  std::unordered_map<std::string_view, std::uint32_t> m_repository_index;
+  Repositories m_repositories;
   std::vector<std::uint32_t> m_tag_start;
   std::vector<Tag> m_tags;
   std::vector<std::optional<Keep>> m_kept; // by image
@@ -1093,9 +1196,7 @@ private:
   // (k_undecided for the others); and by rule, its repository matches (evaluate_rules).
   std::vector<std::uint32_t> m_regular_rule_of;
   std::vector<RepositoryMatches> m_regular_matches;
-  // By repository, then protect.references pattern (find_possible_references).
-  std::vector<bool> m_reference_possible;
-  std::string m_text;                        // the reason being written (text())
+  std::string m_text;         // the reason being written (text())
   ImageNames::Writer m_names; // the plan's names (names_of)
 };
 

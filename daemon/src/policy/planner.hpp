@@ -26,7 +26,8 @@ struct DiskStats {
   [[nodiscard]] double used_percent() const;
 };
 
-// Unix seconds an image was last used, when known.
+// Unix seconds an image was last used, when known. Called by the threads that read a large
+// graph's images at once (PlanInput::read_threads): a lookup that changes nothing is safe.
 using LastUsedLookup = std::function<std::optional<std::int64_t>(std::string_view image_id)>;
 
 struct PlanInput {
@@ -35,6 +36,9 @@ struct PlanInput {
   std::int64_t now = 0; // unix seconds
   std::optional<DiskStats> disk;
   LastUsedLookup last_used; // may be empty: created / last-tag time stand in
+  // Threads that read the images of a large graph, each a part of them: reading is mostly
+  // waiting for memory, and each thread waits beside the others. The plan does not depend on it.
+  std::size_t read_threads = 2;
 };
 
 enum class KeepReason {
@@ -66,7 +70,7 @@ public:
     // `tags`: "repo:tag" texts (anything a std::string_view is made from), in their order.
     template <std::ranges::forward_range Tags>
     requires std::ranges::sized_range<Tags> ImageNames write(std::string_view id,
-                                                              const Tags& tags) {
+                                                             const Tags& tags) {
       std::size_t text_size = id.size();
       for (const auto& tag : tags) {
         text_size += std::string_view(tag).size();

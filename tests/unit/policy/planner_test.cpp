@@ -1,4 +1,7 @@
 #include <algorithm>
+#include <set>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -286,6 +289,87 @@ TEST(Planner, reasons_name_the_values_that_decided_in_their_largest_two_units) {
   EXPECT_EQ(kept(plan, "sha256:c")->reason, "rule \"old\": created 10h ago, older_than is 1d");
   ASSERT_NE(kept(plan, "sha256:d"), nullptr);
   EXPECT_EQ(kept(plan, "sha256:d")->reason, "rule \"old\": among the newest 1 of app");
+}
+
+// Every deletion and kept image of a plan, in words, in order.
+std::vector<std::string> plan_lines(const Plan& plan) {
+  std::vector<std::string> lines;
+  const auto names = [](const ImageNames& image) {
+    std::string text(image.id());
+    for (const std::string_view tag : image.tags()) {
+      text += ' ';
+      text += tag;
+    }
+    return text;
+  };
+  for (const PlannedDeletion& deletion : plan.deletions) {
+    std::string line = "delete " + names(deletion.image) + " by " + deletion.rule + ", " +
+                       std::to_string(deletion.bytes) + " bytes: " + deletion.reason();
+    for (const std::string& parent : deletion.orphaned_parents) {
+      line += " +" + parent;
+    }
+    lines.push_back(std::move(line));
+  }
+  for (const KeptImage& image : plan.kept) {
+    lines.push_back("keep " + names(image.image) + " (" + std::string(to_string(image.why)) +
+                    "): " + image.reason);
+  }
+  return lines;
+}
+
+TEST(Planner, a_large_graph_read_by_several_threads_gets_the_plan_one_thread_gives) {
+  // Enough images that the read pass splits them into three parts, with repositories met first
+  // in each part, parents in other parts, containers, labels and protected references.
+  constexpr int k_images = 13'000;
+  graph::ImageGraph graph;
+  for (int number = 0; number < k_images; ++number) {
+    std::vector<std::string> tags;
+    if (number % 3 != 0) {
+      tags.push_back("repo" + std::to_string(number * 7 % 60) + ":t" + std::to_string(number));
+    }
+    if (number % 10 == 1) {
+      tags.push_back("other" + std::to_string(number % 9) + ":t" + std::to_string(number));
+    }
+    auto added =
+        image("img-" + std::to_string(number), k_now - (number % 40) * k_day, std::move(tags),
+              {layer("base" + std::to_string(number % 5), 1000),
+               layer("own" + std::to_string(number), 10 + number % 100)},
+              number % 4 == 3 ? "img-" + std::to_string(number - 3) : "");
+    if (number % 11 == 0) {
+      added.labels["keep"] = "yes";
+    }
+    graph.upsert_image(std::move(added));
+    if (number % 97 == 0) {
+      graph.upsert_container({"c-" + std::to_string(number), "img-" + std::to_string(number)});
+    }
+  }
+  Policy policy;
+  policy.protect.references = {glob("repo1*:*")};
+  policy.protect.labels = {LabelMatcher{LabelMatcher::Op::equals, "keep", "yes"}};
+  policy.protect.newest_per_repository = 1;
+  Rule dangling = rule("dangling", {StateFilter::dangling});
+  dangling.older_than = std::chrono::hours(24);
+  Rule repo2 = rule("repo2", {});
+  repo2.select.repositories = {glob("repo2*")};
+  repo2.keep_newest = 2;
+  Rule unused = rule("unused", {StateFilter::unused});
+  unused.unused_for = std::chrono::hours(10 * 24);
+  unused.keep_newest = 3;
+  policy.rules = {dangling, repo2, unused};
+
+  const auto plan_with = [&](std::size_t threads) {
+    PlanInput input{graph, policy, k_now, std::nullopt, {}};
+    input.read_threads = threads;
+    return plan_lines(make_plan(input));
+  };
+  const std::vector<std::string> one_thread = plan_with(1);
+  std::set<std::string> kinds;
+  for (const std::string& line : one_thread) {
+    kinds.insert(line.starts_with("delete") ? "delete" : line.substr(line.find('(')));
+  }
+  ASSERT_GE(kinds.size(), 8U) << "the plan must delete and keep for many reasons";
+  EXPECT_EQ(plan_with(2), one_thread);
+  EXPECT_EQ(plan_with(3), one_thread);
 }
 
 TEST(ImageNames, give_back_the_id_and_tags_they_were_made_from) {
