@@ -398,14 +398,9 @@ public:
     return flag;
   }
 
-  std::vector<std::string> strings(std::string_view key) {
-    const auto value = find(key);
-    return value ? strings(key, *value) : std::vector<std::string>{};
-  }
-
-  // The array of strings `value`, found at `key`.
-  std::vector<std::string> strings(std::string_view key, JsonElement value) {
-    std::vector<std::string> result;
+  // The array of strings `value`, found at `key`, each made into a `Text`.
+  template <typename Text> std::vector<Text> texts(std::string_view key, JsonElement value) {
+    std::vector<Text> result;
     JsonArray items;
     if (value.get_array().get(items) != simdjson::SUCCESS) {
       fail_type(key, value, "an array");
@@ -423,6 +418,23 @@ public:
       ++index;
     }
     return result;
+  }
+
+  std::vector<std::string> strings(std::string_view key) {
+    const auto value = find(key);
+    return value ? strings(key, *value) : std::vector<std::string>{};
+  }
+
+  // The array of strings `value`, found at `key`.
+  std::vector<std::string> strings(std::string_view key, JsonElement value) {
+    return texts<std::string>(key, value);
+  }
+
+  // The array of diff IDs at `key`, each made from its text where it lies in the answer: a
+  // large host's images name millions of them.
+  std::vector<graph::DiffId> diff_ids(std::string_view key) {
+    const auto value = find(key);
+    return value ? texts<graph::DiffId>(key, *value) : std::vector<graph::DiffId>{};
   }
 
   Labels string_map(std::string_view key) {
@@ -799,7 +811,7 @@ Result<ImageDetails> parse_image_details(std::string_view body) {
         image.size = fields->int64(key, value, 0);
       } else if (key == "RootFS") {
         if (auto root_fs = fields->object(key, value)) {
-          image.diff_ids = root_fs->strings("Layers");
+          image.diff_ids = root_fs->diff_ids("Layers");
         }
       } else if (key == "Metadata") {
         if (auto metadata = fields->object(key, value)) {

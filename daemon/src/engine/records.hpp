@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "graph/diff_id.hpp"
+
 namespace imagegc::engine {
 
 using Labels = std::map<std::string, std::string>;
@@ -86,7 +88,7 @@ struct ImageDetails {
   std::int64_t created = 0;                  // unix seconds, from RFC 3339 "Created"
   std::optional<std::int64_t> last_tag_time; // unix seconds, Metadata.LastTagTime
   std::int64_t size = 0;                     // Size
-  std::vector<std::string> diff_ids;         // RootFS.Layers, base first
+  std::vector<graph::DiffId> diff_ids;       // RootFS.Layers, base first
   Labels labels;                             // Config.Labels
 };
 

@@ -55,8 +55,8 @@ InspectedImage to_inspected(engine::ImageDetails details, const graph::ImageGrap
   }
   std::vector<graph::Layer> layers;
   layers.reserve(details.diff_ids.size());
-  for (std::string& diff_id : details.diff_ids) {
-    layers.push_back({graph::DiffId(diff_id), 0});
+  for (graph::DiffId& diff_id : details.diff_ids) {
+    layers.push_back({std::move(diff_id), 0});
   }
   inspected.image = to_graph_image(std::move(details), std::move(layers), store);
   return inspected;
