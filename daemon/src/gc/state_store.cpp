@@ -635,6 +635,9 @@ void StateStore::retain_only(const std::vector<std::string_view>& live_ids) {
 }
 
 void StateStore::seed_uses(const std::vector<std::pair<std::string_view, std::int64_t>>& seeds) {
+  // Room for them all at once: a cold start seeds every image of a large host, and growing the
+  // map step by step rehashed it a dozen times.
+  m_impl->last_used.reserve(m_impl->last_used.size() + seeds.size());
   for (const auto& [id, time] : seeds) {
     seed_use(id, time);
   }
