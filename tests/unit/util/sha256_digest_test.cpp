@@ -39,5 +39,29 @@ TEST(Sha256Digest, anything_but_sha256_and_64_lower_case_hex_digits_is_not_one) 
   EXPECT_FALSE(parse_sha256_digest(other));
 }
 
+TEST(Sha256Digest, every_character_at_every_position_is_judged_and_decoded) {
+  const std::string digest = k_digest;
+  const std::string_view hex_digits = "0123456789abcdef";
+  for (std::size_t position = 7; position < digest.size(); ++position) {
+    for (int byte = 0; byte < 256; ++byte) {
+      std::string text = digest;
+      text[position] = static_cast<char>(byte);
+      const auto value = hex_digits.find(static_cast<char>(byte));
+      const auto bytes = parse_sha256_digest(text);
+      ASSERT_EQ(bytes.has_value(), value != std::string_view::npos)
+          << "byte " << byte << " at " << position;
+      if (bytes) {
+        const std::size_t digit = position - 7;
+        const std::uint8_t expected = (*bytes)[digit / 2];
+        EXPECT_EQ(digit % 2 == 0 ? expected >> 4 : expected & 0xf, value)
+            << "byte " << byte << " at " << position;
+        std::string back;
+        append_sha256_digest(back, *bytes);
+        EXPECT_EQ(back, text);
+      }
+    }
+  }
+}
+
 } // namespace
 } // namespace imagegc::util
