@@ -123,15 +123,28 @@ std::string EngineClient::path(std::string_view suffix) const {
 }
 
 std::string EngineClient::image_path(std::string_view name, std::string_view suffix) const {
-  return path("/images/" + util::percent_encode(name, true) + std::string(suffix));
+  return image_path(path("/images/"), name, suffix);
+}
+
+std::string EngineClient::image_path(std::string_view prefix, std::string_view name,
+                                     std::string_view suffix) {
+  // In one allocation: room for the name encoded at worst, and the suffix.
+  std::string target;
+  target.reserve(prefix.size() + 3 * name.size() + suffix.size());
+  target += prefix;
+  util::append_percent_encoded(target, name, true);
+  target += suffix;
+  return target;
 }
 
 std::vector<std::string> EngineClient::image_paths(const std::vector<std::string>& names,
                                                    std::string_view suffix) const {
+  // The versioned prefix once for all: a cold start asks for every image of a large host.
+  const std::string prefix = path("/images/");
   std::vector<std::string> paths;
   paths.reserve(names.size());
   for (const std::string& name : names) {
-    paths.push_back(image_path(name, suffix));
+    paths.push_back(image_path(prefix, name, suffix));
   }
   return paths;
 }

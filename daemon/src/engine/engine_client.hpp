@@ -89,6 +89,9 @@ private:
   std::string path(std::string_view suffix) const;
   // The path of the image `name` (an ID or a reference), then `suffix`.
   std::string image_path(std::string_view name, std::string_view suffix) const;
+  // The same after `prefix`, the versioned "/images/" path.
+  static std::string image_path(std::string_view prefix, std::string_view name,
+                                std::string_view suffix);
   std::vector<std::string> image_paths(const std::vector<std::string>& names,
                                        std::string_view suffix) const;
 

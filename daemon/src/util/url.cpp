@@ -4,39 +4,43 @@
 
 namespace imagegc::util {
 
-std::string percent_encode(std::string_view text, bool keep_slash) {
+void append_percent_encoded(std::string& out, std::string_view text, bool keep_slash) {
   static constexpr char k_hex[] = "0123456789ABCDEF";
-  // Each byte's class, looked up: a cold start encodes an image ID per request, and a chain of
-  // comparisons per byte was a visible part of it.
-  static constexpr std::array<bool, 256> k_unreserved = [] {
-    std::array<bool, 256> unreserved{};
+  // Which bytes stay as they are, looked up, without and with '/': a cold start encodes an image
+  // ID per request, and a chain of comparisons per byte was a visible part of it.
+  static constexpr std::array<std::array<bool, 256>, 2> k_kept = [] {
+    std::array<std::array<bool, 256>, 2> kept{};
     for (int byte = 0; byte < 256; ++byte) {
-      unreserved[byte] = (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') ||
-                         (byte >= '0' && byte <= '9') || byte == '-' || byte == '.' ||
-                         byte == '_' || byte == '~';
+      const bool unreserved = (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') ||
+                              (byte >= '0' && byte <= '9') || byte == '-' || byte == '.' ||
+                              byte == '_' || byte == '~';
+      kept[0][byte] = unreserved;
+      kept[1][byte] = unreserved || byte == '/';
     }
-    return unreserved;
+    return kept;
   }();
-  const auto unreserved = [keep_slash](unsigned char byte) {
-    return k_unreserved[byte] || (keep_slash && byte == '/');
-  };
-  // Sized first and then written.
-  std::size_t size = 0;
-  for (const char c : text) {
-    size += unreserved(static_cast<unsigned char>(c)) ? 1 : 3;
-  }
-  std::string out(size, '\0');
-  char* next = out.data();
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (unreserved(byte)) {
-      *next++ = c;
-    } else {
-      *next++ = '%';
-      *next++ = k_hex[byte >> 4];
-      *next++ = k_hex[byte & 0x0F];
+  const std::array<bool, 256>& kept = k_kept[keep_slash ? 1 : 0];
+  // Room for the worst case, then runs of kept bytes copied whole: an image ID is two runs.
+  out.reserve(out.size() + 3 * text.size());
+  const char* next = text.data();
+  const char* const end = next + text.size();
+  while (next != end) {
+    const char* const run = next;
+    while (next != end && kept[static_cast<unsigned char>(*next)]) {
+      ++next;
+    }
+    out.append(run, static_cast<std::size_t>(next - run));
+    if (next != end) {
+      const auto byte = static_cast<unsigned char>(*next++);
+      const std::array<char, 3> encoded = {'%', k_hex[byte >> 4], k_hex[byte & 0x0F]};
+      out.append(encoded.data(), encoded.size());
     }
   }
+}
+
+std::string percent_encode(std::string_view text, bool keep_slash) {
+  std::string out;
+  append_percent_encoded(out, text, keep_slash);
   return out;
 }
 
