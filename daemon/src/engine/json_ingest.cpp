@@ -700,7 +700,10 @@ std::optional<ObjectReader> root_object(std::string_view body, Status& status) {
 // empty array: it is how Go encodes a nil slice. A large array (a host's image listing) is
 // parsed an element at a time, so the parser's buffers stay the size of one element, not of
 // the whole body.
-template <class Read> void each_root_object(std::string_view body, Status& status, Read&& read) {
+// `expect` is told the number of elements before the first is read, so that the caller can make
+// room for them.
+template <class Expect, class Read>
+void each_root_object(std::string_view body, Status& status, Expect&& expect, Read&& read) {
   const auto read_element = [&](JsonElement item, std::size_t index) {
     JsonObject object;
     if (item.get_object().get(object) != simdjson::SUCCESS) {
@@ -713,6 +716,7 @@ template <class Read> void each_root_object(std::string_view body, Status& statu
   };
   if (body.size() >= k_split_array_bytes) {
     if (const auto elements = split_array(body)) {
+      expect(elements->size());
       for (std::size_t index = 0; index < elements->size() && !status.failed(); ++index) {
         Status element_status;
         if (const auto item = parse_json((*elements)[index], element_status)) {
@@ -733,6 +737,7 @@ template <class Read> void each_root_object(std::string_view body, Status& statu
     status.fail("body is " + std::string(type_name(root->type())) + ", expected an array");
     return;
   }
+  expect(items.size());
   std::size_t index = 0;
   for (const JsonElement item : items) {
     read_element(item, index);
@@ -741,6 +746,11 @@ template <class Read> void each_root_object(std::string_view body, Status& statu
     }
     ++index;
   }
+}
+
+template <class Read> void each_root_object(std::string_view body, Status& status, Read&& read) {
+  each_root_object(
+      body, status, [](std::size_t) {}, std::forward<Read>(read));
 }
 
 // One pass over the summary's members: a large host lists 100k of them.
@@ -780,8 +790,9 @@ ImageSummary read_image_summary(ObjectReader& fields) {
 Result<std::vector<ImageSummary>> parse_image_list(std::string_view body) {
   Status status;
   std::vector<ImageSummary> images;
-  each_root_object(body, status,
-                   [&](ObjectReader& fields) { images.push_back(read_image_summary(fields)); });
+  each_root_object(
+      body, status, [&](std::size_t count) { images.reserve(count); },
+      [&](ObjectReader& fields) { images.push_back(read_image_summary(fields)); });
   if (status.failed()) {
     return status.error("image list");
   }
@@ -838,22 +849,24 @@ Result<std::vector<HistoryEntry>> parse_image_history(std::string_view body) {
   std::vector<HistoryEntry> history;
   // A cold start reads the history of nearly every image, a dozen entries each: one pass over
   // each entry's members.
-  each_root_object(body, status, [&](ObjectReader& fields) {
-    HistoryEntry& entry = history.emplace_back();
-    fields.each_member([&](std::string_view key, JsonElement value) {
-      if (key == "Id") {
-        entry.id = normalize_image_id(fields.string_view(key, value));
-      } else if (key == "Created") {
-        entry.created = fields.int64(key, value, 0);
-      } else if (key == "CreatedBy") {
-        entry.created_by = fields.string(key, value);
-      } else if (key == "Comment") {
-        entry.comment = fields.string(key, value);
-      } else if (key == "Size") {
-        entry.size = fields.int64(key, value, 0);
-      }
-    });
-  });
+  each_root_object(
+      body, status, [&](std::size_t count) { history.reserve(count); },
+      [&](ObjectReader& fields) {
+        HistoryEntry& entry = history.emplace_back();
+        fields.each_member([&](std::string_view key, JsonElement value) {
+          if (key == "Id") {
+            entry.id = normalize_image_id(fields.string_view(key, value));
+          } else if (key == "Created") {
+            entry.created = fields.int64(key, value, 0);
+          } else if (key == "CreatedBy") {
+            entry.created_by = fields.string(key, value);
+          } else if (key == "Comment") {
+            entry.comment = fields.string(key, value);
+          } else if (key == "Size") {
+            entry.size = fields.int64(key, value, 0);
+          }
+        });
+      });
   if (status.failed()) {
     return status.error("image history");
   }

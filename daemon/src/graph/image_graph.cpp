@@ -350,8 +350,10 @@ struct ImageGraph::State {
   static const Entry& entry_of(const Image& image) { return static_cast<const Entry&>(image); }
 
   void insert(ImageWithLayers image) {
-    const std::string id = image.id;
-    Entry& entry = images[id];
+    // The map's own copy of the ID, which lives as long as the entry.
+    const auto placed = images.try_emplace(image.id).first;
+    const std::string& id = placed->first;
+    Entry& entry = placed->second;
     const std::vector<Entry*> losers = claim_references(entry, image);
     static_cast<Image&>(entry) = std::move(static_cast<Image&>(image));
     if (free_slots.empty()) {
