@@ -10,7 +10,6 @@
 #include <future>
 #include <iterator>
 #include <limits>
-#include <ranges>
 #include <span>
 #include <unordered_map>
 #include <utility>
@@ -514,7 +513,11 @@ private:
   // The image's ID and tags for the plan, copied from the views: the image's own vector is not
   // read again.
   ImageNames names_of(ImageIndex image) {
-    return m_names.write(m_facts[image].id, tags_of(image) | std::views::transform(&Tag::text));
+    m_tag_texts.clear();
+    for (const Tag& tag : tags_of(image)) {
+      m_tag_texts.push_back(tag.text);
+    }
+    return m_names.write(m_facts[image].id, m_tag_texts);
   }
 
   std::span<const ImageIndex> children_of(ImageIndex image) const {
@@ -1196,8 +1199,9 @@ private:
   // (k_undecided for the others); and by rule, its repository matches (evaluate_rules).
   std::vector<std::uint32_t> m_regular_rule_of;
   std::vector<RepositoryMatches> m_regular_matches;
-  std::string m_text;         // the reason being written (text())
-  ImageNames::Writer m_names; // the plan's names (names_of)
+  std::string m_text;                        // the reason being written (text())
+  ImageNames::Writer m_names;                // the plan's names (names_of)
+  std::vector<std::string_view> m_tag_texts; // the tags names_of copies, kept between images
 };
 
 } // namespace
@@ -1216,7 +1220,7 @@ ImageNames ImageNames::Writer::start(std::string_view id, std::size_t tag_count,
   if (m_capacity - m_used < record_size) {
     // Blocks of a size the allocator serves from its heap; a name larger than that gets a block
     // of its own size.
-    constexpr std::size_t k_block_size = 64 * 1024;
+    constexpr std::size_t k_block_size = std::size_t{64} * 1024;
     m_capacity = std::max(k_block_size, record_size);
     m_block = std::make_shared_for_overwrite<char[]>(m_capacity);
     m_used = 0;
