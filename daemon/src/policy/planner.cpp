@@ -1217,11 +1217,8 @@ ImageNames ImageNames::Writer::start(std::string_view id, std::size_t tag_count,
                                      std::size_t text_size) {
   const std::size_t tag_sizes_size = tag_count * sizeof(std::uint32_t);
   const std::size_t record_size = tag_sizes_size + text_size;
-  if (m_capacity - m_used < record_size) {
-    // Blocks of a size the allocator serves from its heap; a name larger than that gets a block
-    // of its own size.
-    constexpr std::size_t k_block_size = std::size_t{64} * 1024;
-    m_capacity = std::max(k_block_size, record_size);
+  if (!m_block || m_capacity - m_used < record_size) {
+    m_capacity = std::max(m_block_size, record_size);
     m_block = std::make_shared_for_overwrite<char[]>(m_capacity);
     m_used = 0;
   }

@@ -67,6 +67,12 @@ public:
   // Writes names one after another into blocks of its own, a new block when one is full.
   class Writer {
   public:
+    // Blocks of a size the allocator serves from its heap, for many names.
+    static constexpr std::size_t k_block_size = std::size_t{64} * 1024;
+
+    // `block_size`: the least size of a block; a name larger than that gets a block of its size.
+    explicit Writer(std::size_t block_size = k_block_size) : m_block_size(block_size) {}
+
     // `tags`: "repo:tag" texts (anything a std::string_view is made from), in their order.
     template <std::ranges::forward_range Tags>
     requires std::ranges::sized_range<Tags> ImageNames write(std::string_view id,
@@ -87,6 +93,7 @@ public:
     ImageNames start(std::string_view id, std::size_t tag_count, std::size_t text_size);
     void add_tag(std::size_t position, std::string_view tag);
 
+    std::size_t m_block_size;
     std::shared_ptr<char[]> m_block;
     char* m_record = nullptr; // the name being written, in m_block
     std::size_t m_capacity = 0;
@@ -96,10 +103,10 @@ public:
   ImageNames() = default;
   ImageNames(std::string_view id, std::initializer_list<std::string_view> tags)
       : ImageNames(id, std::span<const std::string_view>(tags.begin(), tags.size())) {}
-  // Names in a block of their own.
+  // Names in a block of their own, of their size.
   template <std::ranges::forward_range Tags>
   requires std::ranges::sized_range<Tags> ImageNames(std::string_view id, const Tags& tags)
-      : ImageNames(Writer().write(id, tags)) {}
+      : ImageNames(Writer(0).write(id, tags)) {}
 
   [[nodiscard]] std::string_view id() const { return {m_text + tag_sizes_size(), m_id_size}; }
   // Views of the shared text: valid while this object (or a copy of it) lives.

@@ -385,6 +385,27 @@ TEST(ImageNames, give_back_the_id_and_tags_they_were_made_from) {
   EXPECT_EQ(untagged.id(), "sha256:b");
   EXPECT_TRUE(untagged.tags().empty());
   EXPECT_EQ(ImageNames().id(), "");
+  EXPECT_EQ(ImageNames("", {}), ImageNames());
+}
+
+TEST(ImageNames, written_into_shared_blocks_they_outlive_the_writer) {
+  std::vector<ImageNames> names;
+  {
+    // Blocks of 64 bytes: some names share one, a long one gets a block of its own.
+    ImageNames::Writer writer(64);
+    for (int number = 0; number < 20; ++number) {
+      const std::string id = "sha256:" + std::string(static_cast<std::size_t>(number), 'a');
+      names.push_back(writer.write(id, std::vector<std::string>{"app:" + std::to_string(number)}));
+    }
+  }
+  for (int number = 0; number < 20; ++number) {
+    const ImageNames copy = names[static_cast<std::size_t>(number)];
+    const std::string tag = "app:" + std::to_string(number);
+    EXPECT_EQ(copy.id(), "sha256:" + std::string(static_cast<std::size_t>(number), 'a'));
+    EXPECT_EQ(copy.tags(), (std::vector<std::string_view>{tag}));
+  }
+  names.erase(names.begin(), names.begin() + 10); // the blocks of the rest stay
+  EXPECT_EQ(names.back().id(), "sha256:" + std::string(19, 'a'));
 }
 
 } // namespace
