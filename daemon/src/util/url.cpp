@@ -20,8 +20,9 @@ void append_percent_encoded(std::string& out, std::string_view text, bool keep_s
     return kept;
   }();
   const std::array<bool, 256>& kept = k_kept[keep_slash ? 1 : 0];
-  // Room for the worst case, then runs of kept bytes copied whole: an image ID is two runs.
-  out.reserve(out.size() + 3 * text.size());
+  // Runs of kept bytes copied whole: an image ID is two runs. No room is made here: a caller
+  // that builds a target of several parts makes it once for all of them (an exact reserve per
+  // part would defeat the string's own growth).
   const char* next = text.data();
   const char* const end = next + text.size();
   while (next != end) {
@@ -40,6 +41,7 @@ void append_percent_encoded(std::string& out, std::string_view text, bool keep_s
 
 std::string percent_encode(std::string_view text, bool keep_slash) {
   std::string out;
+  out.reserve(text.size()); // most texts need few of their bytes encoded
   append_percent_encoded(out, text, keep_slash);
   return out;
 }
