@@ -382,7 +382,11 @@ struct ImageGraph::State {
     for (std::size_t view = 0; view < k_view_count; ++view) {
       entry.removed[view] = view_removes(entry, view);
     }
-    entry.path = layers.acquire(image.layers, entry.removed);
+    // A child's chain mostly starts with its parent's: the nodes it shares need no lookup.
+    const Entry* parent = entry.parent.empty() ? nullptr : find(entry.parent);
+    entry.path = layers.acquire(image.layers, entry.removed,
+                                parent != nullptr ? std::span<const LayerTrie::NodeId>(parent->path)
+                                                  : std::span<const LayerTrie::NodeId>());
     recount(entry);
     link_parent(id, entry);
     settle_all(losers);

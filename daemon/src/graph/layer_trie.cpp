@@ -42,15 +42,27 @@ std::optional<LayerTrie::ChainKey> LayerTrie::find_key(NodeId parent, const Diff
   return key;
 }
 
-LayerTrie::Path LayerTrie::acquire(std::span<const Layer> layers, const ViewFlags& removed) {
+LayerTrie::Path LayerTrie::acquire(std::span<const Layer> layers, const ViewFlags& removed,
+                                   std::span<const NodeId> likely_prefix) {
   Path path;
   path.reserve(layers.size());
   NodeId parent = k_root;
-  for (const Layer& layer : layers) {
-    const NodeId id = find_or_create(parent, layer.diff_id);
+  // Below a node made just now there is none: the rest of the chain needs no lookups.
+  bool created = false;
+  for (std::size_t index = 0; index < layers.size(); ++index) {
+    const ChainKey key = make_key(parent, layers[index].diff_id);
+    NodeId id = 0;
+    if (created) {
+      id = create(key);
+    } else if (index < likely_prefix.size() && m_nodes[likely_prefix[index]].users > 0 &&
+               m_nodes[likely_prefix[index]].key == key) {
+      id = likely_prefix[index];
+    } else {
+      id = find_or_create(key, created);
+    }
     Node& node = m_nodes[id];
     account(node, -1);
-    node.size = layer.size;
+    node.size = layers[index].size;
     ++node.users;
     for (std::size_t view = 0; view < k_view_count; ++view) {
       if (!removed[view]) {
@@ -146,16 +158,31 @@ void LayerTrie::clear() {
   *this = LayerTrie{};
 }
 
-LayerTrie::NodeId LayerTrie::find_or_create(NodeId parent, const DiffId& diff_id) {
-  const ChainKey key = make_key(parent, diff_id);
-  if (!m_slots.empty()) {
-    if (const NodeId found = m_slots[slot_of(key)]; found != k_empty_slot) {
-      return found;
-    }
+LayerTrie::NodeId LayerTrie::find_or_create(const ChainKey& key, bool& created) {
+  created = false;
+  if (m_slots.empty()) {
+    created = true;
+    return create(key);
   }
+  const std::size_t slot = slot_of(key);
+  if (const NodeId found = m_slots[slot]; found != k_empty_slot) {
+    return found;
+  }
+  created = true;
+  if ((m_indexed + 1) * 2 > m_slots.size()) {
+    return create(key); // the index grows, and the slot moves
+  }
+  return create_in(slot, key);
+}
+
+LayerTrie::NodeId LayerTrie::create(const ChainKey& key) {
   if ((m_indexed + 1) * 2 > m_slots.size()) {
     index_grow();
   }
+  return create_in(free_slot_for(key), key);
+}
+
+LayerTrie::NodeId LayerTrie::create_in(std::size_t slot, const ChainKey& key) {
   NodeId id = 0;
   if (!m_free.empty()) {
     id = m_free.back();
@@ -165,7 +192,7 @@ LayerTrie::NodeId LayerTrie::find_or_create(NodeId parent, const DiffId& diff_id
     m_nodes.emplace_back();
   }
   m_nodes[id].key = key;
-  m_slots[slot_of(key)] = id;
+  m_slots[slot] = id;
   ++m_indexed;
   return id;
 }
@@ -191,6 +218,16 @@ std::size_t LayerTrie::slot_of(const ChainKey& key) const {
       return slot;
     }
   }
+}
+
+std::size_t LayerTrie::free_slot_for(const ChainKey& key) const {
+  const std::size_t mask = m_slots.size() - 1;
+  const int shift = std::countl_zero(mask);
+  std::size_t slot = (hash(key) >> shift) & mask;
+  while (m_slots[slot] != k_empty_slot) {
+    slot = (slot + 1) & mask;
+  }
+  return slot;
 }
 
 void LayerTrie::index_erase(std::size_t slot) {
@@ -225,7 +262,7 @@ void LayerTrie::index_rebuild(std::size_t slots) {
   const std::vector<NodeId> old = std::exchange(m_slots, std::vector<NodeId>(slots, k_empty_slot));
   for (const NodeId id : old) {
     if (id != k_empty_slot) {
-      m_slots[slot_of(m_nodes[id].key)] = id;
+      m_slots[free_slot_for(m_nodes[id].key)] = id;
     }
   }
 }

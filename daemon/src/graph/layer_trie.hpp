@@ -36,7 +36,10 @@ public:
 
   // Adds one user to every chain prefix of `layers`. A node takes the size most recently
   // reported for it: all images report the same size for a chain, so a change is a correction.
-  [[nodiscard]] Path acquire(std::span<const Layer> layers, const ViewFlags& removed);
+  // `likely_prefix` may name nodes that hold the first layers (a parent image's path): each one
+  // that does is taken without a lookup in the index, the others are looked up as usual.
+  [[nodiscard]] Path acquire(std::span<const Layer> layers, const ViewFlags& removed,
+                             std::span<const NodeId> likely_prefix = {});
   // Undoes acquire(); `path` and `removed` must be what that user holds now.
   void release(std::span<const NodeId> path, const ViewFlags& removed);
   // Records that the user holding `path` is now removed (or kept) by `view`.
@@ -92,7 +95,10 @@ private:
   ChainKey make_key(NodeId parent, const DiffId& diff_id);
   // The key of `diff_id` under `parent` if the trie can hold it (a text it never saw cannot be).
   std::optional<ChainKey> find_key(NodeId parent, const DiffId& diff_id) const;
-  NodeId find_or_create(NodeId parent, const DiffId& diff_id);
+  // The node of `key`, made when there is none; `created` tells which.
+  NodeId find_or_create(const ChainKey& key, bool& created);
+  // A new node for `key`, which the caller knows no node has (its parent is new).
+  NodeId create(const ChainKey& key);
   // Adds (sign 1) or takes away (sign -1) what `node` contributes to the running totals.
   void account(const Node& node, std::int64_t sign);
 
@@ -101,6 +107,10 @@ private:
   static std::size_t hash(const ChainKey& key);
   // The slot that holds `key`, or the empty slot where it would go.
   [[nodiscard]] std::size_t slot_of(const ChainKey& key) const;
+  // The empty slot where `key`, which no slot holds, goes: no node is read on the way.
+  [[nodiscard]] std::size_t free_slot_for(const ChainKey& key) const;
+  // Puts a new node for `key` in `slot` (an empty one, from slot_of or free_slot_for).
+  NodeId create_in(std::size_t slot, const ChainKey& key);
   void index_erase(std::size_t slot);
   void index_grow();
   void index_rebuild(std::size_t slots); // a power of two

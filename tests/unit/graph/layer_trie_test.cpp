@@ -172,5 +172,54 @@ TEST(LayerTrie, many_chains_added_and_taken_away_are_found_again) {
   EXPECT_EQ(trie.node_count(), nodes);
 }
 
+TEST(LayerTrie, a_likely_prefix_is_taken_only_where_it_holds_the_chain) {
+  LayerTrie trie;
+  const LayerTrie::Path ab = trie.acquire(k_ab, k_kept);
+  const std::vector<Layer> abd = {{"sha256:a", 100}, {"sha256:b", 10}, {"sha256:d", 5}};
+  const LayerTrie::Path child = trie.acquire(abd, k_kept, ab);
+  ASSERT_EQ(child.size(), 3u);
+  EXPECT_EQ(child[0], ab[0]);
+  EXPECT_EQ(child[1], ab[1]);
+  EXPECT_EQ(trie.users(ab[1]), 2u);
+  EXPECT_EQ(trie.layers(child), abd);
+
+  // A prefix that parts from the chain is followed only as far as it holds it.
+  const LayerTrie::Path ac = trie.acquire(k_ac, k_kept, ab);
+  EXPECT_EQ(ac[0], ab[0]);
+  EXPECT_NE(ac[1], ab[1]);
+  EXPECT_EQ(trie.layers(ac), k_ac);
+  EXPECT_EQ(trie.node_count(), 4u);
+
+  // Nodes freed since are not taken, even where a freed node's key would match.
+  trie.release(ac, k_kept);
+  trie.release(child, k_kept);
+  trie.release(ab, k_kept);
+  EXPECT_EQ(trie.node_count(), 0u);
+  const std::vector<Layer> zero = {{DiffId(util::Sha256Bytes{}), 1}};
+  const LayerTrie::Path again = trie.acquire(zero, k_kept, ab);
+  EXPECT_EQ(trie.layers(again), zero);
+  EXPECT_EQ(trie.bytes(), 1);
+  EXPECT_EQ(trie.node_count(), 1u);
+}
+
+TEST(LayerTrie, chains_below_a_new_node_are_made_whole_and_found_again) {
+  LayerTrie trie;
+  // Enough chains to grow the index while new nodes go in without lookups.
+  std::vector<std::vector<Layer>> chains;
+  std::vector<LayerTrie::Path> paths;
+  for (int n = 0; n < 500; ++n) {
+    std::vector<Layer> chain = {{"sha256:base", 1}};
+    for (int depth = 0; depth < 6; ++depth) {
+      chain.push_back({"layer-" + std::to_string(n) + "-" + std::to_string(depth), 2});
+    }
+    paths.push_back(trie.acquire(chain, k_kept));
+    chains.push_back(std::move(chain));
+  }
+  EXPECT_EQ(trie.node_count(), 1u + 500u * 6u);
+  for (std::size_t n = 0; n < chains.size(); ++n) {
+    ASSERT_EQ(trie.find_prefix(chains[n]), paths[n]) << n;
+  }
+}
+
 } // namespace
 } // namespace imagegc::graph
