@@ -176,6 +176,45 @@ std::uint64_t extend_chain(std::uint64_t fingerprint, const graph::DiffId& diff_
   return std::rotl(fingerprint * 0x9e3779b97f4a7c15ULL, 31) ^ std::hash<graph::DiffId>{}(diff_id);
 }
 
+// A set of fingerprints, open-addressed in one array: a cold start looks up a million of them,
+// and a node-based set cost a cache miss or two more per lookup.
+class FingerprintSet {
+public:
+  explicit FingerprintSet(std::size_t expected)
+      : m_slots(std::bit_ceil(std::max<std::size_t>(expected * 2, 16)), k_empty),
+        m_mask(m_slots.size() - 1), m_shift(std::countl_zero(m_mask)) {}
+
+  // At most `expected` fingerprints go in.
+  void insert(std::uint64_t fingerprint) {
+    std::uint64_t& slot = m_slots[find(fingerprint)];
+    slot = stored(fingerprint);
+  }
+  [[nodiscard]] bool contains(std::uint64_t fingerprint) const {
+    return m_slots[find(fingerprint)] != k_empty;
+  }
+
+private:
+  static constexpr std::uint64_t k_empty = 0;
+  // The empty mark stands for no fingerprint: one that equals it is stored as another (a
+  // collision, which costs only needless work).
+  static std::uint64_t stored(std::uint64_t fingerprint) {
+    return fingerprint == k_empty ? 1 : fingerprint;
+  }
+  std::size_t find(std::uint64_t fingerprint) const {
+    const std::uint64_t key = stored(fingerprint);
+    // Multiplied, so that the slot (the top bits) depends on every bit.
+    std::size_t slot = static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ULL) >> m_shift) & m_mask;
+    while (m_slots[slot] != k_empty && m_slots[slot] != key) {
+      slot = (slot + 1) & m_mask;
+    }
+    return slot;
+  }
+
+  std::vector<std::uint64_t> m_slots;
+  std::size_t m_mask;
+  int m_shift;
+};
+
 // The fingerprint of the first `count` layers of `layers`.
 std::uint64_t chain_fingerprint(const std::vector<graph::Layer>& layers, std::size_t count) {
   std::uint64_t fingerprint = k_empty_chain;
@@ -190,19 +229,21 @@ std::uint64_t chain_fingerprint(const std::vector<graph::Layer>& layers, std::si
 // already sized (known, remembered, or with sizes from inspect) are the chains they may build on.
 void settle_from_chains(std::vector<std::unique_ptr<InspectedImage>>& images) {
   std::vector<InspectedImage*> unsized;
-  // What each unsized image needs known: its chain below the top layer (or its one layer).
-  std::unordered_set<std::uint64_t> needed;
   for (const std::unique_ptr<InspectedImage>& image : images) {
     if (image && !image->sized) {
       unsized.push_back(image.get());
-      const std::vector<graph::Layer>& layers = image->image.layers;
-      if (!layers.empty()) {
-        needed.insert(chain_fingerprint(layers, std::max<std::size_t>(layers.size() - 1, 1)));
-      }
     }
   }
   if (unsized.empty()) {
     return;
+  }
+  // What each unsized image needs known: its chain below the top layer (or its one layer).
+  FingerprintSet needed(unsized.size());
+  for (const InspectedImage* image : unsized) {
+    const std::vector<graph::Layer>& layers = image->image.layers;
+    if (!layers.empty()) {
+      needed.insert(chain_fingerprint(layers, std::max<std::size_t>(layers.size() - 1, 1)));
+    }
   }
   // Only the sized chains that hold what some unsized image needs: on a cold start most images
   // are sized by then, and a trie of all their chains cost more than the rest of the settling.
@@ -234,8 +275,7 @@ void settle_from_chains(std::vector<std::unique_ptr<InspectedImage>>& images) {
 std::vector<bool>
 one_layer_above_another(const std::vector<std::unique_ptr<InspectedImage>>& images,
                         const std::vector<std::size_t>& unsized) {
-  std::unordered_set<std::uint64_t> chains;
-  chains.reserve(unsized.size());
+  FingerprintSet chains(unsized.size());
   for (const std::size_t index : unsized) {
     const std::vector<graph::Layer>& layers = images[index]->image.layers;
     chains.insert(chain_fingerprint(layers, layers.size()));
