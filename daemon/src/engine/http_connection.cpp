@@ -1,6 +1,8 @@
 #include "engine/http_connection.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
 
@@ -18,12 +20,70 @@ namespace http = boost::beast::http;
 using boost::system::error_code;
 
 std::string HttpResponse::header(std::string_view lower_case_name) const {
-  const auto it = std::find_if(headers.begin(), headers.end(),
-                               [&](const auto& header) { return header.first == lower_case_name; });
-  return it == headers.end() ? std::string{} : it->second;
+  const std::string_view all = m_headers;
+  for (std::size_t at = 0; at < all.size();) {
+    const std::size_t name_end = all.find('\0', at);
+    const std::size_t value_end = all.find('\0', name_end + 1);
+    if (all.substr(at, name_end - at) == lower_case_name) {
+      return std::string(all.substr(name_end + 1, value_end - name_end - 1));
+    }
+    at = value_end + 1;
+  }
+  return {};
+}
+
+void HttpResponse::add_header(std::string_view name, std::string_view value) {
+  // A header name is an ASCII token: no locale needed.
+  std::transform(name.begin(), name.end(), std::back_inserter(m_headers), [](char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  });
+  m_headers.push_back('\0');
+  m_headers.append(value.substr(0, value.find('\0'))).push_back('\0');
 }
 
 namespace {
+
+// Reads an answer straight into an HttpResponse, with Beast's parser: its own message type keeps
+// each header in an allocation of its own first.
+class ResponseReader : public http::basic_parser<false> {
+public:
+  HttpResponse& response() { return m_response; }
+
+private:
+  void on_request_impl(http::verb /*method*/, beast::string_view /*method_text*/,
+                       beast::string_view /*target*/, int /*version*/,
+                       error_code& /*ec*/) override {}
+  void on_response_impl(int code, beast::string_view /*reason*/, int /*version*/,
+                        error_code& /*ec*/) override {
+    m_response.status = code;
+  }
+  void on_field_impl(http::field /*name*/, beast::string_view name, beast::string_view value,
+                     error_code& /*ec*/) override {
+    m_response.add_header({name.data(), name.size()}, {value.data(), value.size()});
+  }
+  void on_header_impl(error_code& /*ec*/) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& content_length,
+                         error_code& /*ec*/) override {
+    // The parser has held the length to its body limit by now.
+    if (content_length) {
+      m_response.body.reserve(static_cast<std::size_t>(*content_length));
+    }
+  }
+  std::size_t on_body_impl(beast::string_view body, error_code& /*ec*/) override {
+    m_response.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t /*size*/, beast::string_view /*extensions*/,
+                            error_code& /*ec*/) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t /*remain*/, beast::string_view body,
+                                 error_code& /*ec*/) override {
+    m_response.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(error_code& /*ec*/) override {}
+
+  HttpResponse m_response;
+};
 
 constexpr std::size_t k_read_buffer_bytes = std::size_t{64} * 1024;
 
@@ -118,7 +178,7 @@ struct HttpConnection::Impl {
   asio::awaitable<Result<HttpResponse>> receive(const std::string& target) {
     error_code ec;
     stream.expires_after(limits.timeout);
-    http::response_parser<http::string_body> parser;
+    ResponseReader parser;
     parser.body_limit(limits.max_body_bytes);
     // The header first: Beast 1.74's async_read does not hold a Content-Length body to
     // body_limit, and would read (and hold) whatever length the engine announces.
@@ -141,22 +201,10 @@ struct HttpConnection::Impl {
       co_return util::unexpected(detail::transport_error(endpoint, "no answer from", ec));
     }
 
-    auto message = parser.release();
-    HttpResponse response;
-    response.status = static_cast<int>(message.result_int());
-    for (const auto& field : message) {
-      std::string name(field.name_string());
-      // A header name is an ASCII token: no locale needed.
-      std::transform(name.begin(), name.end(), name.begin(), [](char c) {
-        return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-      });
-      response.headers.emplace_back(std::move(name), std::string(field.value()));
-    }
-    response.body = std::move(message.body());
-    if (!message.keep_alive()) {
+    if (!parser.keep_alive()) {
       drop();
     }
-    co_return response;
+    co_return std::move(parser.response());
   }
 
   // One attempt. `reused` tells the caller whether it went over a connection opened for an

@@ -16,10 +16,18 @@ namespace imagegc::engine {
 
 struct HttpResponse {
   int status = 0;
-  std::vector<std::pair<std::string, std::string>> headers; // names in lower case
   std::string body;
 
+  // The value of the first header of that name (which the answer may spell in any case), or ""
+  // when there is none.
   [[nodiscard]] std::string header(std::string_view lower_case_name) const;
+  void add_header(std::string_view name, std::string_view value);
+
+private:
+  // Each header as its name in lower case, a NUL, its value and a NUL (neither holds a NUL): a
+  // cold start reads two answers per image, and a string per name and value cost more than the
+  // rest of reading the header.
+  std::string m_headers;
 };
 
 struct HttpLimits {

@@ -1,11 +1,16 @@
 // The engine connection against a fake engine that announces more than it should.
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 
 #include "engine/http_connection.hpp"
@@ -90,6 +95,79 @@ TEST(EngineConnectionLimits, a_target_with_a_space_or_control_character_is_refus
   ASSERT_TRUE(results[3]) << results[3].error().message;
   EXPECT_EQ(results[3]->status, 200);
   EXPECT_EQ(fake.stats().requests, 1u) << "the refused ones never reached the engine";
+}
+
+// Answers the first request on a Unix socket at `path` with `raw`, as it is, and hangs up.
+asio::awaitable<void> answer_once(asio::local::stream_protocol::acceptor& acceptor,
+                                  std::string raw) {
+  auto socket = co_await acceptor.async_accept(asio::use_awaitable);
+  std::string request;
+  while (request.find("\r\n\r\n") == std::string::npos) {
+    char chunk[512];
+    const std::size_t read =
+        co_await socket.async_read_some(asio::buffer(chunk), asio::use_awaitable);
+    request.append(chunk, read);
+  }
+  co_await asio::async_write(socket, asio::buffer(raw), asio::use_awaitable);
+  socket.shutdown(asio::socket_base::shutdown_both);
+}
+
+engine::Result<engine::HttpResponse> request_answered_with(std::string raw) {
+  const std::string path = ::testing::TempDir() + "imagegc-raw-answer.sock";
+  std::remove(path.c_str());
+  asio::io_context io;
+  asio::local::stream_protocol::acceptor acceptor(io, asio::local::stream_protocol::endpoint(path));
+  asio::co_spawn(io, answer_once(acceptor, std::move(raw)), asio::detached);
+  engine::Endpoint endpoint;
+  endpoint.socket_path = path;
+  auto future = asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<engine::Result<engine::HttpResponse>> {
+        engine::HttpConnection connection(io.get_executor(), endpoint);
+        co_return co_await connection.request("GET", "/_ping");
+      },
+      asio::use_future);
+  io.run();
+  std::remove(path.c_str());
+  return future.get();
+}
+
+// Header names are matched whatever case the engine spells them in, the first of a repeated one
+// counts, and an empty value reads as empty.
+TEST(EngineConnectionAnswers, headers_are_found_by_name_in_any_case) {
+  const auto response = request_answered_with("HTTP/1.1 200 OK\r\n"
+                                              "API-Version: 1.47\r\n"
+                                              "Libpod-Api-Version: \r\n"
+                                              "x-twice: first\r\n"
+                                              "X-Twice: second\r\n"
+                                              "Content-Length: 2\r\n"
+                                              "Connection: close\r\n"
+                                              "\r\n"
+                                              "OK");
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->header("api-version"), "1.47");
+  EXPECT_EQ(response->header("x-twice"), "first");
+  EXPECT_EQ(response->header("libpod-api-version"), "");
+  EXPECT_EQ(response->header("content-length"), "2");
+  EXPECT_EQ(response->header("server"), "");
+  EXPECT_EQ(response->body, "OK");
+}
+
+// A chunked body is put together from its chunks; the status is the answer's own.
+TEST(EngineConnectionAnswers, a_chunked_body_is_read_whole) {
+  const auto response = request_answered_with("HTTP/1.1 404 Not Found\r\n"
+                                              "Transfer-Encoding: chunked\r\n"
+                                              "Content-Type: application/json\r\n"
+                                              "\r\n"
+                                              "5\r\n{\"mes\r\n"
+                                              "14\r\nsage\":\"no such image\r\n"
+                                              "2\r\n\"}\r\n"
+                                              "0\r\n\r\n");
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(response->status, 404);
+  EXPECT_EQ(response->header("content-type"), "application/json");
+  EXPECT_EQ(response->body, R"({"message":"no such image"})");
 }
 
 std::vector<std::string> inspect_targets(const FakeEngine& fake, std::size_t count) {
