@@ -24,6 +24,9 @@ std::string HttpResponse::header(std::string_view lower_case_name) const {
   for (std::size_t at = 0; at < all.size();) {
     const std::size_t name_end = all.find('\0', at);
     const std::size_t value_end = all.find('\0', name_end + 1);
+    if (value_end == std::string_view::npos) {
+      break; // add_header writes both ends: not reached
+    }
     if (all.substr(at, name_end - at) == lower_case_name) {
       return std::string(all.substr(name_end + 1, value_end - name_end - 1));
     }
@@ -33,12 +36,15 @@ std::string HttpResponse::header(std::string_view lower_case_name) const {
 }
 
 void HttpResponse::add_header(std::string_view name, std::string_view value) {
+  // Neither holds a NUL in an answer Beast parsed; any other is cut there.
+  name = name.substr(0, name.find('\0'));
+  value = value.substr(0, value.find('\0'));
   // A header name is an ASCII token: no locale needed.
   std::transform(name.begin(), name.end(), std::back_inserter(m_headers), [](char c) {
     return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
   });
   m_headers.push_back('\0');
-  m_headers.append(value.substr(0, value.find('\0'))).push_back('\0');
+  m_headers.append(value).push_back('\0');
 }
 
 namespace {

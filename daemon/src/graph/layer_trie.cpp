@@ -49,13 +49,16 @@ LayerTrie::Path LayerTrie::acquire(std::span<const Layer> layers, const ViewFlag
   NodeId parent = k_root;
   // Below a node made just now there is none: the rest of the chain needs no lookups.
   bool created = false;
+  // Where the chain parts from `likely_prefix`, the rest of that cannot hold it either.
+  bool following = true;
   for (std::size_t index = 0; index < layers.size(); ++index) {
     const ChainKey key = make_key(parent, layers[index].diff_id);
+    following = following && index < likely_prefix.size() &&
+                m_nodes[likely_prefix[index]].users > 0 && m_nodes[likely_prefix[index]].key == key;
     NodeId id = 0;
     if (created) {
       id = create(key);
-    } else if (index < likely_prefix.size() && m_nodes[likely_prefix[index]].users > 0 &&
-               m_nodes[likely_prefix[index]].key == key) {
+    } else if (following) {
       id = likely_prefix[index];
     } else {
       id = find_or_create(key, created);

@@ -170,6 +170,17 @@ TEST(EngineConnectionAnswers, a_chunked_body_is_read_whole) {
   EXPECT_EQ(response->body, R"({"message":"no such image"})");
 }
 
+// What a header holds stays readable whatever it is given: a NUL ends a name or a value there.
+TEST(EngineConnectionAnswers, a_header_given_with_a_nul_is_cut_there) {
+  engine::HttpResponse response;
+  using namespace std::string_literals;
+  response.add_header("X-A\0b"s, "one\0two"s);
+  response.add_header("X-Next", "three");
+  EXPECT_EQ(response.header("x-a"), "one");
+  EXPECT_EQ(response.header("x-next"), "three");
+  EXPECT_EQ(response.header("b"), "");
+}
+
 std::vector<std::string> inspect_targets(const FakeEngine& fake, std::size_t count) {
   std::vector<std::string> targets;
   for (const auto& image : fake.images()) {
