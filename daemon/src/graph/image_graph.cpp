@@ -264,14 +264,15 @@ struct ImageGraph::State {
   }
   void settle(std::string_view id) { settle(find(id)); }
 
-  void link_parent(const std::string& id, Entry& entry) {
+  // `parent`: the entry of entry.parent, nullptr while that is not in the graph.
+  void link_parent(const std::string& id, Entry& entry, Entry* parent) {
     const std::string& parent_id = entry.parent;
     if (parent_id.empty()) {
       return;
     }
     children[parent_id].insert(id);
-    entry.parent_entry = find(parent_id);
-    if (Entry* parent = entry.parent_entry; parent != nullptr) {
+    entry.parent_entry = parent;
+    if (parent != nullptr) {
       ++parent->child_count;
       for (std::size_t view = 0; view < k_view_count; ++view) {
         if (!entry.removed[view]) {
@@ -383,12 +384,12 @@ struct ImageGraph::State {
       entry.removed[view] = view_removes(entry, view);
     }
     // A child's chain mostly starts with its parent's: the nodes it shares need no lookup.
-    const Entry* parent = entry.parent.empty() ? nullptr : find(entry.parent);
+    Entry* parent = entry.parent.empty() ? nullptr : find(entry.parent);
     entry.path = layers.acquire(image.layers, entry.removed,
                                 parent != nullptr ? std::span<const LayerTrie::NodeId>(parent->path)
                                                   : std::span<const LayerTrie::NodeId>());
     recount(entry);
-    link_parent(id, entry);
+    link_parent(id, entry, parent);
     settle_all(losers);
   }
 
@@ -409,7 +410,7 @@ struct ImageGraph::State {
     }
     static_cast<Image&>(entry) = std::move(image);
     if (parent_changed) {
-      link_parent(id, entry);
+      link_parent(id, entry, entry.parent.empty() ? nullptr : find(entry.parent));
     }
     settle(&entry);
     settle_all(losers);

@@ -52,8 +52,8 @@ TEST(Sha256Digest, every_character_at_every_position_is_judged_and_decoded) {
           << "byte " << byte << " at " << position;
       if (bytes) {
         const std::size_t digit = position - 7;
-        const std::uint8_t expected = (*bytes)[digit / 2];
-        EXPECT_EQ(digit % 2 == 0 ? expected >> 4 : expected & 0xf, value)
+        const std::uint8_t decoded = (*bytes)[digit / 2];
+        EXPECT_EQ(digit % 2 == 0 ? decoded >> 4 : decoded & 0xf, value)
             << "byte " << byte << " at " << position;
         std::string back;
         append_sha256_digest(back, *bytes);
